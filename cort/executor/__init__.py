@@ -1,0 +1,15 @@
+"""Code execution for model-written cells on real Jupyter kernels.
+
+- :class:`JupyterExecutor`: sessions (one per trajectory) over a warm, bounded kernel pool.
+- :class:`PythonExecutor`: the original CoRT surface (``apply``, ``batch_apply``).
+"""
+
+from cort.executor.compat import PythonExecutor
+from cort.executor.config import DEFAULT_PRELOAD, ExecutorConfig
+from cort.executor.jupyter import JupyterExecutor, Session
+from cort.executor.result import TIMEOUT_REPORT, ExecutionResult
+
+__all__ = [
+    "DEFAULT_PRELOAD", "ExecutionResult", "ExecutorConfig", "JupyterExecutor", "PythonExecutor",
+    "Session", "TIMEOUT_REPORT",
+]

@@ -1,0 +1,242 @@
+"""The multi-turn tool loop: generate until a code cell closes, run it, append the output, repeat.
+
+Every consumer (the inference CLI, RFT sampling, GRPO rollouts) calls :func:`run_rollouts`;
+it is the only copy of this logic. Behaviour follows the original CoRT CLI (rounds, stop
+strings, the budget warning at the second-to-last call, no stop strings in the last round,
+ending a trajectory whose output would not fit), with three differences, all documented:
+
+- a stop that does not close a real cell (an inline backtick at a line end, a fence inside
+  a string literal) continues the same round instead of using up a call;
+- trajectories are not synchronised by rounds: while some trajectories' cells run,
+  the others keep generating (overlap);
+- the record is token-exact: model tokens are the engine's own ids, interpreter tokens are
+  marked, so trainers can mask them without re-tokenising.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from tqdm.auto import tqdm
+
+from cort import protocol
+from cort.engine import Engine, Generation, SamplingParams
+from cort.executor import ExecutionResult, JupyterExecutor
+
+MODEL, INTERPRETER = "model", "interpreter"
+
+
+@dataclass
+class RolloutConfig:
+    """Budgets and sampling of the loop (names and defaults of the original CLI)."""
+
+    max_func_call: int = 15
+    max_tokens_per_call: int = 32768
+    max_model_len: int = 32768
+    stop_tokens_mode: str = "normal_code_block_end"
+    func_call_mode: str = "jupyter"
+    func_call_timeout: float = 30.0
+    temperature: float = 0.6
+    top_p: float = 0.95
+    seed: int | None = None
+    max_false_stops: int = 32
+
+    @property
+    def stop(self) -> list[str]:
+        """Stop strings of ``stop_tokens_mode``."""
+        return protocol.stop_sequences(self.stop_tokens_mode)
+
+
+@dataclass
+class Segment:
+    """A span of the completion written by the model or by the interpreter."""
+
+    role: str
+    text: str
+    token_ids: list[int]
+    logprobs: list[float] | None = None
+
+
+@dataclass
+class Trajectory:
+    """One sampled solution: the prompt, its completion as segments, and its counters."""
+
+    index: int
+    prompt: str
+    prompt_ids: list[int]
+    segments: list[Segment] = field(default_factory=list)
+    rounds: int = 0
+    code_calls: int = 0
+    code_errors: int = 0
+    code_timeouts: int = 0
+    false_stops: int = 0
+    cumulative_logprob: float = 0.0
+    finish_reason: str = ""
+    round_tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        """The completion (everything after the prompt)."""
+        return "".join(s.text for s in self.segments)
+
+    @property
+    def completion_ids(self) -> list[int]:
+        """Token ids of the completion, model and interpreter spans in order."""
+        return [t for s in self.segments for t in s.token_ids]
+
+    @property
+    def model_mask(self) -> list[int]:
+        """1 for each model-written completion token, 0 for interpreter tokens."""
+        return [int(s.role == MODEL) for s in self.segments for _ in s.token_ids]
+
+    @property
+    def context_ids(self) -> list[int]:
+        """Prompt and completion ids: what the engine continues."""
+        return self.prompt_ids + self.completion_ids
+
+    @property
+    def model_tokens(self) -> int:
+        """Tokens the model generated (the original's ``cumulative_seq_len``)."""
+        return sum(len(s.token_ids) for s in self.segments if s.role == MODEL)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (segments included)."""
+        return asdict(self)
+
+
+def _next_params(traj: Trajectory, cfg: RolloutConfig) -> SamplingParams | None:
+    """Sampling for the next generate call of ``traj``; None when no token budget is left."""
+    budget = min(cfg.max_tokens_per_call - traj.round_tokens, cfg.max_model_len - len(traj.context_ids))
+    if budget <= 0:
+        return None
+    stop = cfg.stop if traj.rounds < cfg.max_func_call - 1 else []
+    seed = None if cfg.seed is None else cfg.seed + 1_000_003 * traj.index + 7919 * len(traj.segments)
+    top_p = 1.0 if cfg.temperature == 0 else cfg.top_p
+    return SamplingParams(cfg.temperature, top_p, budget, stop, seed)
+
+
+class _Loop:
+    """State of one :func:`run_rollouts` call."""
+
+    def __init__(self, engine: Engine, cfg: RolloutConfig, executor: JupyterExecutor,
+                 on_finish: Callable[[Trajectory], None] | None, bar: tqdm | None):
+        self.engine, self.cfg, self.executor = engine, cfg, executor
+        self.on_finish, self.bar = on_finish, bar
+        self.running: dict[cf.Future, tuple[Trajectory, int]] = {}
+
+    def finish(self, traj: Trajectory, reason: str) -> None:
+        traj.finish_reason = reason
+        if self.cfg.func_call_mode == "jupyter":
+            self.executor.close(f"traj-{id(self)}-{traj.index}")
+        if self.bar is not None:
+            self.bar.update(1)
+        if self.on_finish is not None:
+            self.on_finish(traj)
+
+    def absorb(self, traj: Trajectory, gen: Generation, threads: cf.ThreadPoolExecutor) -> bool:
+        """Add a generation to ``traj``; True when it should generate again right away."""
+        traj.segments.append(Segment(MODEL, gen.text, list(gen.token_ids), gen.logprobs))
+        traj.cumulative_logprob += gen.cumulative_logprob or 0.0
+        traj.round_tokens += len(gen.token_ids)
+        if gen.finish_reason != "stop" or gen.stop_reason is None:
+            self.finish(traj, gen.finish_reason)
+            return False
+        full_text = traj.prompt + traj.text  # the prompt may pre-fill the assistant turn
+        if not protocol.ends_with_closed_cell(full_text):
+            traj.false_stops += 1
+            if traj.false_stops > self.cfg.max_false_stops:
+                self.finish(traj, "false_stops")
+                return False
+            return True
+        code = protocol.last_cell_code(full_text)
+        round_index = traj.rounds
+        traj.rounds += 1
+        traj.round_tokens = 0
+        if not code.strip():
+            return True  # an empty cell adds nothing but uses its round
+        future = threads.submit(self.execute, traj, code)
+        self.running[future] = (traj, round_index)
+        return False
+
+    def execute(self, traj: Trajectory, code: str) -> ExecutionResult:
+        timeout = self.cfg.func_call_timeout
+        if self.cfg.func_call_mode == "jupyter":
+            return self.executor.run(f"traj-{id(self)}-{traj.index}", code, timeout)
+        return self.executor.run_stateless(code, timeout)
+
+    def append_output(self, traj: Trajectory, round_index: int, result: ExecutionResult) -> bool:
+        """Append the interpreter's answer; True when ``traj`` goes on generating."""
+        traj.code_calls += 1
+        traj.code_errors += int(not result.ok)
+        traj.code_timeouts += int(result.timed_out)
+        warn = round_index == self.cfg.max_func_call - 2
+        out = protocol.format_output(result.model_text(), warn_budget=warn)
+        ids = self.engine.encode(out)
+        if len(traj.context_ids) + len(ids) >= self.cfg.max_model_len:
+            self.finish(traj, "length")
+            return False
+        traj.segments.append(Segment(INTERPRETER, out, ids, None))
+        return True
+
+    def harvest(self, block: bool) -> list[Trajectory]:
+        """Trajectories whose cells finished (wait for at least one when ``block``)."""
+        if not self.running:
+            return []
+        done, _ = cf.wait(list(self.running), timeout=None if block else 0,
+                          return_when=cf.FIRST_COMPLETED)
+        ready = []
+        for future in done:
+            traj, round_index = self.running.pop(future)
+            if self.append_output(traj, round_index, future.result()):
+                ready.append(traj)
+        return ready
+
+
+def run_rollouts(
+    engine: Engine,
+    prompts: list[str],
+    config: RolloutConfig | None = None,
+    executor: JupyterExecutor | None = None,
+    on_finish: Callable[[Trajectory], None] | None = None,
+    progress: bool = False,
+    prompt_ids: list[list[int]] | None = None,
+) -> list[Trajectory]:
+    """Run the tool loop for every prompt (already chat-templated) and return the trajectories.
+
+    ``on_finish`` is called (in the calling thread) as each trajectory ends, so callers can
+    write results incrementally. An executor is created (and shut down) when none is given.
+    """
+    cfg = config or RolloutConfig()
+    own = executor is None
+    executor = executor or JupyterExecutor(timeout=cfg.func_call_timeout)
+    ids = prompt_ids if prompt_ids is not None else [engine.encode(p) for p in prompts]
+    trajs = [Trajectory(i, p, list(pi)) for i, (p, pi) in enumerate(zip(prompts, ids))]
+    bar = tqdm(total=len(trajs), desc="trajectories", unit="traj") if progress else None
+    loop = _Loop(engine, cfg, executor, on_finish, bar)
+    try:
+        with cf.ThreadPoolExecutor(max_workers=executor.config.max_kernels) as threads:
+            ready = list(trajs)
+            while ready or loop.running:
+                ready += loop.harvest(block=not ready)
+                batch, ready, params = ready, [], []
+                for traj in batch:
+                    p = _next_params(traj, cfg)
+                    if p is None:
+                        loop.finish(traj, "length")
+                    else:
+                        params.append((traj, p))
+                if not params:
+                    continue
+                gens = engine.generate([t.context_ids for t, _ in params], [p for _, p in params])
+                for (traj, _), gen in zip(params, gens):
+                    if loop.absorb(traj, gen, threads):
+                        ready.append(traj)
+    finally:
+        if bar is not None:
+            bar.close()
+        if own:
+            executor.shutdown()
+    return trajs
+
