@@ -1,0 +1,124 @@
+"""The multi-turn tool loop: recorded model text through the real tokenizer and real kernels."""
+
+import time
+
+import pytest
+
+from cort import protocol
+from cort.rollout import INTERPRETER, MODEL, RolloutConfig, run_rollouts
+from tests.replay_engine import ReplayEngine
+
+P1, P2 = "<problem one>\n", "<problem two>\n"
+
+
+def _cfg(**kw):
+    base = dict(max_func_call=15, max_tokens_per_call=512, max_model_len=4096, temperature=0.0)
+    base.update(kw)
+    return RolloutConfig(**base)
+
+
+def test_stateful_two_calls_and_token_exact_mask(tokenizer, executor):
+    script = ("Let me compute.\n```python\nx = 6 * 7\nprint(x)\n```\n"
+              "Now add one.\n```python\nprint(x + 1)\n```\nThe answer is \\boxed{43}.")
+    engine = ReplayEngine(tokenizer, {P1: script})
+    [t] = run_rollouts(engine, [P1], _cfg(), executor=executor)
+    assert t.finish_reason == "stop" and t.code_calls == 2 and t.code_errors == 0
+    assert [o.text for o in protocol.find_outputs(t.text)] == ["42", "43"]
+    assert t.text.endswith("\\boxed{43}.")
+    assert [s.role for s in t.segments] == [MODEL, INTERPRETER, MODEL, INTERPRETER, MODEL]
+    interp = [tok for tok, m in zip(t.completion_ids, t.model_mask) if m == 0]
+    assert tokenizer.decode(interp) == "```output\n42\n```\n```output\n43\n```\n"
+    model = [tok for tok, m in zip(t.completion_ids, t.model_mask) if m == 1]
+    assert "print(x + 1)" in tokenizer.decode(model) and "```output" not in tokenizer.decode(model)
+    assert t.model_tokens == len(model) and t.cumulative_logprob == pytest.approx(-0.5 * len(model))
+
+
+def test_python_mode_is_stateless(tokenizer, executor):
+    script = "```python\nx = 1\nprint(x)\n```\n```python\nprint(x)\n```\nDone."
+    engine = ReplayEngine(tokenizer, {P1: script})
+    [t] = run_rollouts(engine, [P1], _cfg(func_call_mode="python"), executor=executor)
+    outs = [o.text for o in protocol.find_outputs(t.text)]
+    assert outs[0] == "1" and outs[1].endswith("NameError: name 'x' is not defined")
+    assert t.code_calls == 2 and t.code_errors == 1
+
+
+def test_budget_warning_and_last_round_without_stops(tokenizer, executor):
+    script = ("```python\nprint(1)\n```\n```python\nprint(2)\n```\n```python\nprint(3)\n```\nEnd.")
+    engine = ReplayEngine(tokenizer, {P1: script})
+    [t] = run_rollouts(engine, [P1], _cfg(max_func_call=3), executor=executor)
+    outs = protocol.find_outputs(t.text)
+    assert [o.text.split("\n")[0] for o in outs] == ["1", "2"]
+    assert protocol.BUDGET_WARNING not in outs[0].text and protocol.BUDGET_WARNING in outs[1].text
+    assert [p.stop for _, p in engine.calls] == [["`\n"], ["`\n"], []]
+    assert t.code_calls == 2 and t.text.endswith("print(3)\n```\nEnd.")
+
+
+def test_max_func_call_one_means_no_code(tokenizer, executor):
+    engine = ReplayEngine(tokenizer, {P1: "```python\nprint(1)\n```\nEnd."})
+    [t] = run_rollouts(engine, [P1], _cfg(max_func_call=1), executor=executor)
+    assert t.code_calls == 0 and engine.calls[0][1].stop == []
+
+
+def test_false_stop_continues_without_using_a_call(tokenizer, executor):
+    script = "Use `n`\nthen:\n```python\ns = '''\n```\n'''\nprint(len(s))\n```\nDone."
+    engine = ReplayEngine(tokenizer, {P1: script})
+    [t] = run_rollouts(engine, [P1], _cfg(max_func_call=3), executor=executor)
+    assert t.false_stops == 2 and t.rounds == 1 and t.code_calls == 1
+    assert [o.text for o in protocol.find_outputs(t.text)] == ["5"]
+
+
+def test_empty_cell_adds_nothing(tokenizer, executor):
+    engine = ReplayEngine(tokenizer, {P1: "```python\n```\nThen prose."})
+    [t] = run_rollouts(engine, [P1], _cfg(), executor=executor)
+    assert t.rounds == 1 and t.code_calls == 0 and "```output" not in t.text
+    assert t.text == "```python\n```\nThen prose."
+
+
+def test_output_past_model_length_ends_without_it(tokenizer, executor):
+    script = "```python\nprint('y' * 700)\n```\nNever reached."
+    prompt_len = len(tokenizer(P1, add_special_tokens=False)["input_ids"])
+    engine = ReplayEngine(tokenizer, {P1: script})
+    [t] = run_rollouts(engine, [P1], _cfg(max_model_len=prompt_len + 40), executor=executor)
+    assert t.finish_reason == "length" and t.code_calls == 1
+    assert all(s.role == MODEL for s in t.segments) and "```output" not in t.text
+
+
+def test_tokens_per_call_budget(tokenizer, executor):
+    engine = ReplayEngine(tokenizer, {P1: "word " * 200})
+    [t] = run_rollouts(engine, [P1], _cfg(max_tokens_per_call=16), executor=executor)
+    assert t.finish_reason == "length" and t.model_tokens == 16
+
+
+def test_slow_cell_does_not_block_other_trajectories(tokenizer, executor):
+    slow = "```python\nimport time\ntime.sleep(3)\nprint('slow')\n```\nSlow done."
+    fast = "".join(f"```python\nprint({i})\n```\n" for i in range(3)) + "Fast done."
+    engine = ReplayEngine(tokenizer, {P1: slow, P2: fast}, delay=0.05)
+    finished: list[tuple[str, float]] = []
+    start = time.monotonic()
+    trajs = run_rollouts(engine, [P1, P2], _cfg(), executor=executor,
+                         on_finish=lambda t: finished.append((t.prompt, time.monotonic() - start)))
+    assert [p for p, _ in finished] == [P2, P1]
+    assert finished[0][1] < 2.5  # the fast one ended while the slow cell was still running
+    assert trajs[1].code_calls == 3 and trajs[0].text.endswith("Slow done.")
+
+
+def test_temperature_zero_forces_top_p_one(tokenizer, executor):
+    engine = ReplayEngine(tokenizer, {P1: "No code."})
+    run_rollouts(engine, [P1], _cfg(temperature=0.0, top_p=0.95), executor=executor)
+    assert engine.calls[0][1].top_p == 1.0
+
+
+@pytest.mark.slow
+def test_real_model_real_kernel_end_to_end(hf_engine, tokenizer, executor):
+    chat = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is 123*456? Use python."}], tokenize=False, add_generation_prompt=True)
+    prompt = chat + "I will use python.\n```python\nprint(123*456)\n"
+    trajs = run_rollouts(hf_engine, [prompt, prompt], _cfg(max_func_call=3, max_tokens_per_call=48,
+                         max_model_len=1024, temperature=0.7, seed=3), executor=executor)
+    for t in trajs:
+        assert t.code_calls >= 1
+        assert protocol.find_outputs(t.text)[0].text == "56088"
+        assert len(t.completion_ids) == len(t.model_mask)
+        model_segs = [s for s in t.segments if s.role == MODEL]
+        assert all(len(s.logprobs) == len(s.token_ids) for s in model_segs)
+        assert all(lp <= 0 for s in model_segs for lp in s.logprobs)
