@@ -21,7 +21,7 @@ class ExecutorConfig:
     """
 
     timeout: float = 30.0
-    max_kernels: int = field(default_factory=lambda: max(4, 2 * (os.cpu_count() or 1)))
+    max_kernels: int = field(default_factory=lambda: max(8, 4 * (os.cpu_count() or 1)))
     warm_kernels: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     preload: str = ""
     memory_mb: int = 4096
