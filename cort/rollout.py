@@ -121,10 +121,11 @@ class _Loop:
     """State of one :func:`run_rollouts` call."""
 
     def __init__(self, engine: Engine, cfg: RolloutConfig, executor: JupyterExecutor,
-                 on_finish: Callable[[Trajectory], None] | None, bar: tqdm | None):
+                 on_finish: Callable[[Trajectory], None] | None, bar: tqdm | None,
+                 on_cell: Callable[[Trajectory, str, ExecutionResult], None] | None = None):
         self.engine, self.cfg, self.executor = engine, cfg, executor
-        self.on_finish, self.bar = on_finish, bar
-        self.running: dict[cf.Future, tuple[Trajectory, int]] = {}
+        self.on_finish, self.bar, self.on_cell = on_finish, bar, on_cell
+        self.running: dict[cf.Future, tuple[Trajectory, int, str]] = {}
 
     def finish(self, traj: Trajectory, reason: str) -> None:
         traj.finish_reason = reason
@@ -157,7 +158,7 @@ class _Loop:
         if not code.strip():
             return True  # an empty cell adds nothing but uses its round
         future = threads.submit(self.execute, traj, code)
-        self.running[future] = (traj, round_index)
+        self.running[future] = (traj, round_index, code)
         return False
 
     def execute(self, traj: Trajectory, code: str) -> ExecutionResult:
@@ -188,8 +189,11 @@ class _Loop:
                           return_when=cf.FIRST_COMPLETED)
         ready = []
         for future in done:
-            traj, round_index = self.running.pop(future)
-            if self.append_output(traj, round_index, future.result()):
+            traj, round_index, code = self.running.pop(future)
+            result = future.result()
+            if self.on_cell is not None:
+                self.on_cell(traj, code, result)
+            if self.append_output(traj, round_index, result):
                 ready.append(traj)
         return ready
 
@@ -202,11 +206,13 @@ def run_rollouts(
     on_finish: Callable[[Trajectory], None] | None = None,
     progress: bool = False,
     prompt_ids: list[list[int]] | None = None,
+    on_cell: Callable[[Trajectory, str, ExecutionResult], None] | None = None,
 ) -> list[Trajectory]:
     """Run the tool loop for every prompt (already chat-templated) and return the trajectories.
 
     ``on_finish`` is called (in the calling thread) as each trajectory ends, so callers can
-    write results incrementally. An executor is created (and shut down) when none is given.
+    write results incrementally; ``on_cell(trajectory, code, result)`` after each executed cell.
+    An executor is created (and shut down) when none is given.
     """
     cfg = config or RolloutConfig()
     own = executor is None
@@ -214,7 +220,7 @@ def run_rollouts(
     ids = prompt_ids if prompt_ids is not None else [engine.encode(p) for p in prompts]
     trajs = [Trajectory(i, p, list(pi)) for i, (p, pi) in enumerate(zip(prompts, ids))]
     bar = tqdm(total=len(trajs), desc="trajectories", unit="traj") if progress else None
-    loop = _Loop(engine, cfg, executor, on_finish, bar)
+    loop = _Loop(engine, cfg, executor, on_finish, bar, on_cell)
     try:
         with cf.ThreadPoolExecutor(max_workers=executor.config.max_kernels) as threads:
             ready = list(trajs)
