@@ -42,6 +42,7 @@ class RolloutConfig:
     top_p: float = 0.95
     seed: int | None = None
     max_false_stops: int = 32
+    max_batch: int = 0  # trajectories per generate call (0: all ready ones); FIFO, so early ones finish first
 
     @property
     def stop(self) -> list[str]:
@@ -226,7 +227,8 @@ def run_rollouts(
             ready = list(trajs)
             while ready or loop.running:
                 ready += loop.harvest(block=not ready)
-                batch, ready, params = ready, [], []
+                cut = cfg.max_batch or len(ready)
+                batch, ready, params = ready[:cut], ready[cut:], []
                 for traj in batch:
                     p = _next_params(traj, cfg)
                     if p is None:

@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # additions (defaults keep the original behaviour)
     ap.add_argument("--hint_mode", default="none", choices=["none", "prompt"],
                     help="prompt: put CoRT's prompt-hint at the start of thinking")
-    ap.add_argument("--batch_size", default=16, type=int, help="hf engine: sequences per generate call")
+    ap.add_argument("--batch_size", default=16, type=int, help="hf engine: trajectories per generate call")
     ap.add_argument("--preload_imports", default="", type=str,
                     help="code warm kernels run ahead, e.g. 'import sympy, numpy, math'")
     ap.add_argument("--no_progress", action="store_true", help="hide the progress bar")
@@ -154,7 +154,8 @@ def run_rank(args: argparse.Namespace, rank: int, examples: list[dict]) -> None:
         max_func_call=args.max_func_call, max_tokens_per_call=args.max_tokens_per_call,
         max_model_len=args.max_model_len, stop_tokens_mode=args.stop_tokens_mode,
         func_call_mode=args.func_call_mode, func_call_timeout=args.func_call_timeout,
-        temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+        temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+        max_batch=args.batch_size if args.engine == "hf" else 0)
     writer = JsonlAppender(os.path.join(args.output_dir, f"dp_rank_{rank}.jsonl"))
     finished: dict[int, list[Trajectory]] = {}
     start, written = time.time(), 0
