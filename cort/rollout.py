@@ -16,6 +16,7 @@ ending a trajectory whose output would not fit), with three differences, all doc
 from __future__ import annotations
 
 import concurrent.futures as cf
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -43,6 +44,7 @@ class RolloutConfig:
     seed: int | None = None
     max_false_stops: int = 32
     max_batch: int = 0  # trajectories per generate call (0: all ready ones); FIFO, so early ones finish first
+    overlap: bool = True  # False: the original's epoch-synchronous rounds (all generate, then all execute)
 
     @property
     def stop(self) -> list[str]:
@@ -127,17 +129,36 @@ class _Loop:
         self.engine, self.cfg, self.executor = engine, cfg, executor
         self.on_finish, self.bar, self.on_cell = on_finish, bar, on_cell
         self.running: dict[cf.Future, tuple[Trajectory, int, str]] = {}
+        # A jupyter session holds a kernel from its first cell to the trajectory's end; trajectories
+        # beyond the pool's capacity wait here (not in a worker thread) so holders never starve.
+        self.slots = executor.config.max_kernels
+        self.active: set[int] = set()
+        self.parked: deque[tuple[Trajectory, int, str]] = deque()
+        self.threads: cf.ThreadPoolExecutor | None = None
 
     def finish(self, traj: Trajectory, reason: str) -> None:
         traj.finish_reason = reason
-        if self.cfg.func_call_mode == "jupyter":
+        if traj.index in self.active:
+            self.active.discard(traj.index)
             self.executor.close(f"traj-{id(self)}-{traj.index}")
+            while self.parked and len(self.active) < self.slots:
+                self.submit(*self.parked.popleft())
         if self.bar is not None:
             self.bar.update(1)
         if self.on_finish is not None:
             self.on_finish(traj)
 
-    def absorb(self, traj: Trajectory, gen: Generation, threads: cf.ThreadPoolExecutor) -> bool:
+    def submit(self, traj: Trajectory, round_index: int, code: str) -> None:
+        """Run ``code`` in a worker thread, or park it until a kernel is free for a new session."""
+        if self.cfg.func_call_mode == "jupyter" and traj.index not in self.active:
+            if len(self.active) >= self.slots:
+                self.parked.append((traj, round_index, code))
+                return
+            self.active.add(traj.index)
+        future = self.threads.submit(self.execute, traj, code)
+        self.running[future] = (traj, round_index, code)
+
+    def absorb(self, traj: Trajectory, gen: Generation) -> bool:
         """Add a generation to ``traj``; True when it should generate again right away."""
         traj.segments.append(Segment(MODEL, gen.text, list(gen.token_ids), gen.logprobs))
         traj.cumulative_logprob += gen.cumulative_logprob or 0.0
@@ -158,8 +179,7 @@ class _Loop:
         traj.round_tokens = 0
         if not code.strip():
             return True  # an empty cell adds nothing but uses its round
-        future = threads.submit(self.execute, traj, code)
-        self.running[future] = (traj, round_index, code)
+        self.submit(traj, round_index, code)
         return False
 
     def execute(self, traj: Trajectory, code: str) -> ExecutionResult:
@@ -181,6 +201,13 @@ class _Loop:
             return False
         traj.segments.append(Segment(INTERPRETER, out, ids, None))
         return True
+
+    def harvest_all(self) -> list[Trajectory]:
+        """Wait for every running cell (epoch-synchronous mode)."""
+        ready = []
+        while self.running:
+            ready += self.harvest(block=True)
+        return ready
 
     def harvest(self, block: bool) -> list[Trajectory]:
         """Trajectories whose cells finished (wait for at least one when ``block``)."""
@@ -224,9 +251,10 @@ def run_rollouts(
     loop = _Loop(engine, cfg, executor, on_finish, bar, on_cell)
     try:
         with cf.ThreadPoolExecutor(max_workers=executor.config.max_kernels) as threads:
+            loop.threads = threads
             ready = list(trajs)
-            while ready or loop.running:
-                ready += loop.harvest(block=not ready)
+            while ready or loop.running or loop.parked:
+                ready += loop.harvest(block=not ready) if cfg.overlap else loop.harvest_all()
                 cut = cfg.max_batch or len(ready)
                 batch, ready, params = ready[:cut], ready[cut:], []
                 for traj in batch:
@@ -239,7 +267,7 @@ def run_rollouts(
                     continue
                 gens = engine.generate([t.context_ids for t, _ in params], [p for _, p in params])
                 for (traj, _), gen in zip(params, gens):
-                    if loop.absorb(traj, gen, threads):
+                    if loop.absorb(traj, gen):
                         ready.append(traj)
     finally:
         if bar is not None:

@@ -6,7 +6,7 @@ import pytest
 
 from cort import protocol
 from cort.rollout import INTERPRETER, MODEL, RolloutConfig, run_rollouts
-from tests.replay_engine import ReplayEngine
+from cort.replay import ReplayEngine
 
 P1, P2 = "<problem one>\n", "<problem two>\n"
 
@@ -92,7 +92,7 @@ def test_tokens_per_call_budget(tokenizer, executor):
 def test_slow_cell_does_not_block_other_trajectories(tokenizer, executor):
     slow = "```python\nimport time\ntime.sleep(3)\nprint('slow')\n```\nSlow done."
     fast = "".join(f"```python\nprint({i})\n```\n" for i in range(3)) + "Fast done."
-    engine = ReplayEngine(tokenizer, {P1: slow, P2: fast}, delay=0.05)
+    engine = ReplayEngine(tokenizer, {P1: slow, P2: fast}, seconds_per_call=0.05)
     finished: list[tuple[str, float]] = []
     start = time.monotonic()
     trajs = run_rollouts(engine, [P1, P2], _cfg(), executor=executor,
@@ -100,6 +100,18 @@ def test_slow_cell_does_not_block_other_trajectories(tokenizer, executor):
     assert [p for p, _ in finished] == [P2, P1]
     assert finished[0][1] < 2.5  # the fast one ended while the slow cell was still running
     assert trajs[1].code_calls == 3 and trajs[0].text.endswith("Slow done.")
+
+
+def test_epoch_synchronous_mode_waits_for_every_cell(tokenizer, executor):
+    slow = "```python\nimport time\ntime.sleep(2)\nprint('slow')\n```\nSlow done."
+    fast = "```python\nprint(0)\n```\n```python\nprint(1)\n```\nFast done."
+    engine = ReplayEngine(tokenizer, {P1: slow, P2: fast})
+    finished: list[tuple[str, float]] = []
+    start = time.monotonic()
+    run_rollouts(engine, [P1, P2], _cfg(overlap=False), executor=executor,
+                 on_finish=lambda t: finished.append((t.prompt, time.monotonic() - start)))
+    assert all(t >= 2.0 for _, t in finished)  # round 2 of the fast one waited for the slow cell
+    assert [k for k, _ in engine.calls[:2]] == [P1, P2] and len(engine.calls) == 5
 
 
 def test_temperature_zero_forces_top_p_one(tokenizer, executor):
@@ -122,3 +134,15 @@ def test_real_model_real_kernel_end_to_end(hf_engine, tokenizer, executor):
         model_segs = [s for s in t.segments if s.role == MODEL]
         assert all(len(s.logprobs) == len(s.token_ids) for s in model_segs)
         assert all(lp <= 0 for s in model_segs for lp in s.logprobs)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_more_trajectories_than_kernels_completes(tokenizer, overlap):
+    from cort.executor import JupyterExecutor
+
+    scripts = {f"<p{i}>\n": f"```python\nv = {i}\n```\n```python\nprint(v * 2)\n```\nEnd {i}." for i in range(7)}
+    engine = ReplayEngine(tokenizer, scripts)
+    with JupyterExecutor(timeout=10, max_kernels=2, warm_kernels=1) as ex:
+        trajs = run_rollouts(engine, list(scripts), _cfg(overlap=overlap), executor=ex)
+    for i, t in enumerate(trajs):
+        assert [o.text for o in protocol.find_outputs(t.text)] == ["", str(2 * i)] and t.finish_reason == "stop"

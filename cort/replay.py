@@ -1,7 +1,10 @@
-"""An engine that replays recorded model text, for exact tests of the tool loop.
+"""An engine that replays recorded model text through the tool loop.
 
-It honours what a real engine must: stop strings (included in the text), token budgets
-(counted with the real tokenizer) and end of sequence. Each prompt string selects its script.
+Uses: re-executing the cells of recorded trajectories with the real executor (the outputs
+come from the interpreter, never from the recording), exact tests of the loop, and loop
+benchmarks with a timing model of a batched engine. It honours what a real engine must:
+stop strings (included in the text), token budgets (counted with the real tokenizer) and
+end of sequence. Each script is selected by the prompt its context starts with.
 """
 
 from __future__ import annotations
@@ -12,22 +15,36 @@ from cort.engine import Generation, SamplingParams
 
 
 class ReplayEngine:
-    def __init__(self, tokenizer, scripts: dict[str, str], delay: float = 0.0):
+    """:class:`cort.engine.Engine` that "generates" recorded model text.
+
+    ``scripts`` maps a prompt to the model-written text that follows it (interpreter
+    outputs left out). A generate call costs ``seconds_per_call + seconds_per_token * L``
+    of wall time, L being the longest generation of the batch (a batched engine's step cost).
+    """
+
+    def __init__(self, tokenizer, scripts: dict[str, str], seconds_per_call: float = 0.0,
+                 seconds_per_token: float = 0.0):
         self.tokenizer = tokenizer
         self.scripts = scripts
         self.cursor = {k: 0 for k in scripts}
         self.calls: list[tuple[str, SamplingParams]] = []
-        self.delay = delay
+        self.seconds_per_call = seconds_per_call
+        self.seconds_per_token = seconds_per_token
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (no special tokens added)."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def decode(self, ids: list[int]) -> str:
+        """Text of ``ids``."""
         return self.tokenizer.decode(ids)
 
     def generate(self, prompts: list[list[int]], params: list[SamplingParams]) -> list[Generation]:
-        time.sleep(self.delay)
-        return [self._one(self.decode(ids), p) for ids, p in zip(prompts, params)]
+        """The next piece of each prompt's script, up to a stop string, the budget or its end."""
+        gens = [self._one(self.decode(ids), p) for ids, p in zip(prompts, params)]
+        longest = max((len(g.token_ids) for g in gens), default=0)
+        time.sleep(self.seconds_per_call + self.seconds_per_token * longest)
+        return gens
 
     def _one(self, context: str, p: SamplingParams) -> Generation:
         key = next(k for k in self.scripts if context.startswith(k))
