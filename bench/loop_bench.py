@@ -5,7 +5,7 @@ baseline sets ``RolloutConfig(overlap=False)``: every round all trajectories gen
 all cells run and the round waits for the slowest (the original CLI's structure).
 
 1. ``replay``: recorded code-heavy trajectories (4 cells each; most cells quick, some a
-   sympy computation, a few slow) replayed by :class:`cort.replay.ReplayEngine` with the
+   sympy computation, 8% slow: ``--slow_seconds``, e.g. a cell running into its timeout) replayed by :class:`cort.replay.ReplayEngine` with the
    step cost of a batched GPU engine (``--seconds_per_token``, default 0.02 s per decoding
    step, ``--seconds_per_call`` 0.05 s); every cell runs in a real kernel.
 2. ``hf``: the real transformers engine with the bundled model on benchmark problems (the
@@ -32,10 +32,10 @@ from cort.rollout import RolloutConfig, run_rollouts  # noqa: E402
 
 QUICK = ["print({i} * 37 % 11)", "x{k} = sum(range({i} * 100))\nprint(x{k} % 7)"]
 MEDIUM = ["import sympy as sp\ny = sp.symbols('y')\nprint(len(sp.expand((y + {i}) ** 40).args))"]
-SLOW = ["import time\ntime.sleep(1.5)\nprint('slow {i}')"]
+SLOW = ["import time\ntime.sleep({slow})\nprint('slow {i}')"]
 
 
-def replay_scripts(n: int, cells: int, seed: int) -> dict[str, str]:
+def replay_scripts(n: int, cells: int, seed: int, slow_seconds: float) -> dict[str, str]:
     """Code-heavy model texts: reasoning prose then a cell, ``cells`` times, then an answer."""
     rng = random.Random(seed)
     scripts = {}
@@ -44,7 +44,7 @@ def replay_scripts(n: int, cells: int, seed: int) -> dict[str, str]:
         for k in range(cells):
             roll = rng.random()
             pool = SLOW if roll < 0.08 else MEDIUM if roll < 0.35 else QUICK
-            code = rng.choice(pool).format(i=i + 2, k=k)
+            code = rng.choice(pool).format(i=i + 2, k=k, slow=slow_seconds)
             prose = " ".join(rng.choice(["we", "now", "compute", "the", "value", "next", "so", "check"])
                              for _ in range(rng.randint(30, 120)))
             parts.append(f"{prose}.\n```python\n{code}\n```\n")
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=4)
     ap.add_argument("--seconds_per_token", type=float, default=0.02)
     ap.add_argument("--seconds_per_call", type=float, default=0.05)
+    ap.add_argument("--slow_seconds", default="1.5,10", help="durations of the slow cells, one row each")
     ap.add_argument("--hf_problems", type=int, default=4)
     ap.add_argument("--hf_n", type=int, default=4)
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
@@ -84,13 +85,14 @@ def main() -> None:
     model_dir = default_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     rows = []
-    scripts = replay_scripts(args.trajectories, args.cells, seed=0)
     cfg = dict(max_func_call=args.cells + 2, max_tokens_per_call=1024, max_model_len=8192, temperature=0.0)
-    results = {}
-    for overlap in (False, True):
-        factory = lambda: ReplayEngine(tokenizer, scripts, args.seconds_per_call, args.seconds_per_token)  # noqa: E731
-        results[overlap] = run(factory, list(scripts), RolloutConfig(overlap=overlap, **cfg))
-    rows.append(("replay (batched-engine step cost)", results))
+    for slow in [float(x) for x in args.slow_seconds.split(",")]:
+        scripts = replay_scripts(args.trajectories, args.cells, seed=0, slow_seconds=slow)
+        results = {}
+        for overlap in (False, True):
+            factory = lambda: ReplayEngine(tokenizer, scripts, args.seconds_per_call, args.seconds_per_token)  # noqa: E731
+            results[overlap] = run(factory, list(scripts), RolloutConfig(overlap=overlap, **cfg))
+        rows.append((f"replay, 8% of cells take {slow:g} s", results))
 
     if not args.skip_hf:
         from infer.engines.hf import HFEngine

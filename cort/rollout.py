@@ -16,6 +16,7 @@ ending a trajectory whose output would not fit), with three differences, all doc
 from __future__ import annotations
 
 import concurrent.futures as cf
+import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -45,6 +46,7 @@ class RolloutConfig:
     max_false_stops: int = 32
     max_batch: int = 0  # trajectories per generate call (0: all ready ones); FIFO, so early ones finish first
     overlap: bool = True  # False: the original's epoch-synchronous rounds (all generate, then all execute)
+    gather_window: float = 0.1  # overlap: seconds to wait for quick cells before generating without them
 
     @property
     def stop(self) -> list[str]:
@@ -206,15 +208,26 @@ class _Loop:
         """Wait for every running cell (epoch-synchronous mode)."""
         ready = []
         while self.running:
-            ready += self.harvest(block=True)
+            ready += self.harvest(timeout=None)
         return ready
 
-    def harvest(self, block: bool) -> list[Trajectory]:
-        """Trajectories whose cells finished (wait for at least one when ``block``)."""
+    def harvest_window(self, has_ready: bool) -> list[Trajectory]:
+        """Overlap mode: wait for one cell if nothing is ready, then up to ``gather_window`` for more.
+
+        Quick cells join the next generate call; only slow ones are left behind, so a
+        batched engine is not called again and again for a few trajectories.
+        """
+        ready = [] if has_ready else self.harvest(timeout=None)
+        deadline = time.monotonic() + self.cfg.gather_window
+        while self.running and (remaining := deadline - time.monotonic()) > 0:
+            ready += self.harvest(timeout=remaining)
+        return ready + self.harvest(timeout=0)
+
+    def harvest(self, timeout: float | None) -> list[Trajectory]:
+        """Trajectories whose cells finished (``timeout=None``: wait for at least one)."""
         if not self.running:
             return []
-        done, _ = cf.wait(list(self.running), timeout=None if block else 0,
-                          return_when=cf.FIRST_COMPLETED)
+        done, _ = cf.wait(list(self.running), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         ready = []
         for future in done:
             traj, round_index, code = self.running.pop(future)
@@ -254,7 +267,7 @@ def run_rollouts(
             loop.threads = threads
             ready = list(trajs)
             while ready or loop.running or loop.parked:
-                ready += loop.harvest(block=not ready) if cfg.overlap else loop.harvest_all()
+                ready += loop.harvest_window(bool(ready)) if cfg.overlap else loop.harvest_all()
                 cut = cfg.max_batch or len(ready)
                 batch, ready, params = ready[:cut], ready[cut:], []
                 for traj in batch:
