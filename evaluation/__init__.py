@@ -1,0 +1,1 @@
+"""Evaluation: the grader, metrics and eval scripts."""
