@@ -1,0 +1,1 @@
+"""Data: benchmark preparation and training-data builders."""

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Evaluate a model on the CoRT benchmarks: inference with the real interpreter, then metrics,
+# then one summary table across benchmarks. Every setting comes from an environment variable:
+#
+#   MODEL                 model folder or hub id (empty: the bundled SmolLM2-135M-Instruct)
+#   ENGINE                vllm | hf                               (default vllm)
+#   TESTS                 comma list of benchmarks                (default aime24,aime25,amc23,math500,olympiad_bench)
+#   N / N_LARGE           samples per problem; N_LARGE for math500 and olympiad_bench (default 16 / 4)
+#   DP / TP               data / tensor parallel size             (default 1 / 1)
+#   TEMPERATURE           (default 0.6)
+#   MAX_FUNC_CALL         (default 15)
+#   MAX_TOKENS_PER_CALL   (default 32768)
+#   MAX_MODEL_LEN         (default 32768)
+#   LIMIT                 first k problems per benchmark, 0 = all (default 0)
+#   HINT_MODE             none | prompt                           (default none)
+#   DATA_DIR              benchmark files test_<name>.reason_step.jsonl (default data)
+#   OUT_ROOT              where results go (default <MODEL>/evaluation_outputs... or outputs/<name>/...)
+#   EXTRA_ARGS            more flags for infer.inference_vllm_dp_mj
+#
+# Example (CPU, a few minutes):  ENGINE=hf LIMIT=2 N=2 MAX_FUNC_CALL=3 MAX_TOKENS_PER_CALL=256 \
+#                                DATA_DIR=../shared/data TESTS=aime24,math500 sh evaluation/eval.sh
+set -eu
+
+MODEL=${MODEL:-${1:-}}
+ENGINE=${ENGINE:-vllm}
+TESTS=${TESTS:-aime24,aime25,amc23,math500,olympiad_bench}
+N=${N:-16}
+N_LARGE=${N_LARGE:-4}
+DP=${DP:-1}
+TP=${TP:-1}
+TEMPERATURE=${TEMPERATURE:-0.6}
+MAX_FUNC_CALL=${MAX_FUNC_CALL:-15}
+MAX_TOKENS_PER_CALL=${MAX_TOKENS_PER_CALL:-32768}
+MAX_MODEL_LEN=${MAX_MODEL_LEN:-32768}
+LIMIT=${LIMIT:-0}
+HINT_MODE=${HINT_MODE:-none}
+DATA_DIR=${DATA_DIR:-data}
+EXTRA_ARGS=${EXTRA_ARGS:-}
+PROMPT_TEMPLATE=reason_step
+END=-1
+if [ "$LIMIT" -gt 0 ]; then END=$LIMIT; fi
+
+SETTINGS="evaluation_outputs_dp_mj.temp_$TEMPERATURE.n_sampling_$N.max_model_len_$MAX_MODEL_LEN.max_func_call_$MAX_FUNC_CALL.max_tokens_per_call_$MAX_TOKENS_PER_CALL"
+if [ -z "${OUT_ROOT:-}" ]; then
+  if [ -n "$MODEL" ] && [ -d "$MODEL" ]; then OUT_ROOT=$MODEL/$SETTINGS; else OUT_ROOT=outputs/$(basename "${MODEL:-smollm2-135m-instruct}")/$SETTINGS; fi
+fi
+mkdir -p "$OUT_ROOT"
+START_TIME=$(date +%s)
+
+for TEST_SET in $(echo "$TESTS" | tr ',' ' '); do
+  echo "Processing test set: $TEST_SET"
+  if [ "$TEST_SET" = "math500" ] || [ "$TEST_SET" = "olympiad_bench" ]; then N_SAMPLING=$N_LARGE; else N_SAMPLING=$N; fi
+  OUTPUT_DIR=$OUT_ROOT/infer_on_test_$TEST_SET.$PROMPT_TEMPLATE.start_0.end_$END
+  mkdir -p "$OUTPUT_DIR"
+  # shellcheck disable=SC2086
+  TOKENIZERS_PARALLELISM=false VLLM_USE_V1=1 python -m infer.inference_vllm_dp_mj \
+    --input_file "$DATA_DIR/test_$TEST_SET.$PROMPT_TEMPLATE.jsonl" \
+    --start 0 --end "$END" \
+    --output_dir "$OUTPUT_DIR" \
+    --model_name_or_path "$MODEL" \
+    --engine "$ENGINE" \
+    --temperature "$TEMPERATURE" --top_p 0.95 \
+    --n_sampling "$N_SAMPLING" \
+    --stop_tokens_mode normal_code_block_end \
+    --max_tokens_per_call "$MAX_TOKENS_PER_CALL" \
+    --max_model_len "$MAX_MODEL_LEN" \
+    --max_func_call "$MAX_FUNC_CALL" \
+    --func_call_mode jupyter \
+    --data_parallel_size "$DP" --tensor_parallel_size "$TP" \
+    --hint_mode "$HINT_MODE" \
+    --enable_cache $EXTRA_ARGS
+  python evaluation/compute_metrics_dp.py --input_dir "$OUTPUT_DIR" --output_file "$OUTPUT_DIR/metrics.json" \
+    --tokenizer_name_or_path "$MODEL" > "$OUTPUT_DIR/metrics.log"
+done
+
+python -m evaluation.summarize --output_root "$OUT_ROOT" --title "$(basename "${MODEL:-smollm2-135m-instruct}")"
+echo "eval wall time: $(( $(date +%s) - START_TIME )) s; results in $OUT_ROOT"
