@@ -97,7 +97,8 @@ def test_torn_line_is_skipped_and_trimmed(tmp_path):
 def test_cli_end_to_end_fields(shared_data, tmp_path):
     src = _subset(shared_data, tmp_path, 2)
     out = tmp_path / "out"
-    proc = _cli(["--input_file", str(src), "--output_dir", str(out), "--hint_mode", "prompt", *SMALL], timeout=600)
+    proc = _cli(["--input_file", str(src), "--output_dir", str(out), "--hint_mode", "prompt",
+                 "--extract_majority_answer", *SMALL], timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = _rows(out)
     inputs = [json.loads(ln) for ln in src.read_text().splitlines()]
@@ -111,6 +112,7 @@ def test_cli_end_to_end_fields(shared_data, tmp_path):
         assert all(lp < 0 for lp in row["gen_cumulative_logprob"])
         assert all(0 <= e <= c <= 2 for c, e in zip(row["gen_code_calls"], row["gen_code_errors"]))
         assert row["time_use"] > 0
+        assert "majority_answer" in row  # None when no generation gave a final answer
         assert row["chat_prompt"].endswith("<think>\nOkay, let's try to solve this problem step by step using "
                                            "multiple python code calls.")
 
