@@ -1,0 +1,1 @@
+"""Training: SFT, RFT and GRPO entry points built on cort/."""
