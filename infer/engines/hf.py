@@ -40,6 +40,8 @@ class HFEngine:
 
     def __init__(self, model_name_or_path: str | None = None, device: str | None = None,
                  dtype: torch.dtype | None = None, batch_size: int = 16, model=None, tokenizer=None):
+        if device is None and model is not None:
+            device = str(next(model.parameters()).device)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype is None:
             dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32

@@ -1,0 +1,71 @@
+"""GRPO with the interpreter in the rollout: two real steps and the interpreter-token mask."""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def grpo(tmp_path_factory, shared_data, tokenizer):
+    from datasets import Dataset
+
+    from train.grpo import build_trainer
+
+    out = tmp_path_factory.mktemp("grpo")
+    trainer, executor = build_trainer([
+        "--data", str(shared_data / "toy_train.reason_step.parquet"), "--output_dir", str(out),
+        "--num_generations", "4", "--per_device_train_batch_size", "8", "--max_completion_length", "64",
+        "--max_num_func_calls", "2", "--max_steps", "2", "--save_steps", "2", "--use_cpu", "--seed", "0",
+        "--learning_rate", "1e-5", "--func_call_timeout", "10"])
+    prompts = []
+    for a, b in ((6, 7), (12, 13)):
+        chat = tokenizer.apply_chat_template([{"role": "user", "content": f"What is {a}*{b}? Use python."}],
+                                             tokenize=False, add_generation_prompt=True)
+        prompts.append({"prompt": chat + f"I will compute it.\n```python\nprint({a}*{b})\n", "gt_answer": str(a * b)})
+    trainer.train_dataset = Dataset.from_list(prompts)
+    yield trainer, out
+    executor.shutdown()
+
+
+@pytest.mark.slow
+def test_two_grpo_steps_with_real_kernel(grpo):
+    trainer, out = grpo
+    trainer.train()
+    logs = [h for h in trainer.state.log_history if "loss" in h]
+    assert len(logs) == 2 and all(math.isfinite(h["loss"]) for h in logs)
+    assert all("rewards/cort_reward/mean" in h and "rewards/code_calls_per_response/mean" in h for h in logs)
+    assert any(h["rewards/code_calls_per_response/mean"] > 0 for h in logs)  # the interpreter really ran
+    assert (out / "checkpoint-2" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_interpreter_tokens_do_not_enter_the_loss(grpo, tokenizer):
+    trainer, _ = grpo
+    batch = [trainer.train_dataset[i % 2] for i in range(8)]
+    inputs = trainer._generate_and_score_completions(batch)
+    mask = inputs["tool_mask"] * inputs["completion_mask"]
+    interp = (inputs["tool_mask"] == 0) & (inputs["completion_mask"] == 1)
+    assert interp.any(), "no interpreter tokens in the batch"
+    row = int(interp.any(dim=1).nonzero()[0])
+    shown = tokenizer.decode(inputs["completion_ids"][row][interp[row]])
+    assert shown.startswith("```output\n") and shown.rstrip().endswith("```")
+    model = trainer.model
+    inputs["advantages"] = torch.linspace(-1, 1, inputs["advantages"].shape[0])
+    base_old = inputs["ref_per_token_logps"].clone()
+
+    def loss_with(old, ref):
+        trial = dict(inputs, old_per_token_logps=old, ref_per_token_logps=ref)
+        with torch.no_grad():
+            return trainer._compute_loss(model, trial).item()
+
+    base = loss_with(base_old, base_old)
+    at_interp = torch.where(interp, base_old + 2.0, base_old)
+    at_model = torch.where(mask.bool(), base_old + 2.0, base_old)
+    assert loss_with(at_interp, base_old) == pytest.approx(base, abs=1e-6)  # policy term: masked
+    assert loss_with(base_old, at_interp) == pytest.approx(base, abs=1e-6)  # KL term: masked
+    assert abs(loss_with(at_model, base_old) - base) > 1e-4  # the same change on model tokens counts
+    assert abs(loss_with(base_old, at_model) - base) > 1e-6
