@@ -27,13 +27,13 @@ def grpo(tmp_path_factory, shared_data, tokenizer):
                                              tokenize=False, add_generation_prompt=True)
         prompts.append({"prompt": chat + f"I will compute it.\n```python\nprint({a}*{b})\n", "gt_answer": str(a * b)})
     trainer.train_dataset = Dataset.from_list(prompts)
-    yield trainer, out
+    yield trainer, out, executor
     executor.shutdown()
 
 
 @pytest.mark.slow
 def test_two_grpo_steps_with_real_kernel(grpo):
-    trainer, out = grpo
+    trainer, out, _ = grpo
     trainer.train()
     logs = [h for h in trainer.state.log_history if "loss" in h]
     assert len(logs) == 2 and all(math.isfinite(h["loss"]) for h in logs)
@@ -44,7 +44,7 @@ def test_two_grpo_steps_with_real_kernel(grpo):
 
 @pytest.mark.slow
 def test_interpreter_tokens_do_not_enter_the_loss(grpo, tokenizer):
-    trainer, _ = grpo
+    trainer, _, _ = grpo
     batch = [trainer.train_dataset[i % 2] for i in range(8)]
     inputs = trainer._generate_and_score_completions(batch)
     mask = inputs["tool_mask"] * inputs["completion_mask"]
@@ -69,3 +69,15 @@ def test_interpreter_tokens_do_not_enter_the_loss(grpo, tokenizer):
     assert loss_with(base_old, at_interp) == pytest.approx(base, abs=1e-6)  # KL term: masked
     assert abs(loss_with(at_model, base_old) - base) > 1e-4  # the same change on model tokens counts
     assert abs(loss_with(base_old, at_model) - base) > 1e-6
+
+
+@pytest.mark.slow
+def test_data_selection_by_solve_count(grpo, tokenizer):
+    from train.grpo import GRPOScriptArguments, select_problems
+
+    trainer, _, executor = grpo
+    never = GRPOScriptArguments(select_solved_between=[0, 0], select_n=2, max_num_func_calls=2)
+    kept = select_problems(trainer.train_dataset, trainer.model, tokenizer, executor, never, trainer.args)
+    once = GRPOScriptArguments(select_solved_between=[1, 2], select_n=2, max_num_func_calls=2)
+    kept_once = select_problems(trainer.train_dataset, trainer.model, tokenizer, executor, once, trainer.args)
+    assert len(kept) + len(kept_once) == len(trainer.train_dataset)  # every problem lands in exactly one range

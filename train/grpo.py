@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -39,6 +40,7 @@ class GRPOScriptArguments:
     data: list[str] = field(default_factory=lambda: ["../shared/data/toy_train.reason_step.parquet"],
                             metadata={"help": "verl parquet or benchmark-style JSONL"})
     val_data: str | None = field(default=None, metadata={"help": "validation set (avg@n via eval_strategy)"})
+    val_limit: int = field(default=0, metadata={"help": "first k validation problems (0: all)"})
     max_num_func_calls: int = 12
     val_max_num_func_calls: int = 15
     func_call_timeout: float = 30.0
@@ -86,6 +88,17 @@ def make_rewards(script_args: GRPOScriptArguments, max_tokens: int):
     return [cort_reward, accuracy, code_calls_per_response, code_error_rate], [1.0, 0.0, 0.0, 0.0]
 
 
+def _vllm_engine(trainer):
+    """The colocated vLLM of TRL's GRPO as a cort engine (``--use_vllm --vllm_mode colocate``)."""
+    from infer.engines.vllm_engine import VLLMEngine
+
+    llm = getattr(getattr(trainer, "vllm_generation", None), "llm", None)
+    if llm is None or trainer.args.vllm_enable_sleep_mode:
+        raise ValueError("multi-turn rollouts need vLLM in colocate mode without sleep mode "
+                         "(--use_vllm --vllm_mode colocate); server mode is not supported")
+    return VLLMEngine.from_llm(llm)
+
+
 def make_rollout_func(script_args: GRPOScriptArguments, executor, tokenizer):
     """A TRL ``rollout_func`` that runs the CoRT tool loop with the current policy."""
     from trl.models.utils import unwrap_model_for_generation
@@ -105,10 +118,20 @@ def make_rollout_func(script_args: GRPOScriptArguments, executor, tokenizer):
             max_model_len=max(len(p) for p in prompt_ids) + args.max_completion_length,
             func_call_timeout=script_args.func_call_timeout, temperature=args.temperature, top_p=args.top_p,
             seed=args.seed + trainer.state.global_step * 7919)
-        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as policy:
-            engine = HFEngine(model=policy, tokenizer=tokenizer, batch_size=max(1, len(chats)))
-            trajs = run_rollouts(engine, chats, cfg, executor=executor, prompt_ids=prompt_ids)
+        cell_seconds = []
+        start = time.perf_counter()
+        on_cell = lambda t, code, result: cell_seconds.append(result.elapsed)  # noqa: E731
+        if trainer.use_vllm:  # TRL synced the colocated vLLM weights before calling us
+            engine = _vllm_engine(trainer)
+            trajs = run_rollouts(engine, chats, cfg, executor=executor, prompt_ids=prompt_ids, on_cell=on_cell)
+        else:
+            with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as policy:
+                engine = HFEngine(model=policy, tokenizer=tokenizer, batch_size=max(1, len(chats)))
+                trajs = run_rollouts(engine, chats, cfg, executor=executor, prompt_ids=prompt_ids, on_cell=on_cell)
         trainer.model.train(training)
+        metrics = trainer._metrics["train" if training else "eval"]  # logged with TRL's own metrics
+        metrics["cort/rollout_seconds"].append(time.perf_counter() - start)
+        metrics["cort/cell_seconds"].append(sum(cell_seconds))
         limit = args.max_completion_length
         return {
             "prompt_ids": [t.prompt_ids for t in trajs],
@@ -176,6 +199,8 @@ def build_trainer(argv: list[str] | None = None):
     if script_args.select_solved_between:
         train_set = select_problems(train_set, model, tokenizer, executor, script_args, args)
     eval_set = load_dataset_rows([script_args.val_data]) if script_args.val_data else None
+    if eval_set is not None and script_args.val_limit:
+        eval_set = eval_set.select(range(min(script_args.val_limit, len(eval_set))))
     reward_funcs, weights = make_rewards(script_args, args.max_completion_length)
     args.reward_weights = weights
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=train_set,

@@ -33,6 +33,15 @@ class VLLMEngine:
         self.tokenizer = self.llm.get_tokenizer()
         self._special = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
 
+    @classmethod
+    def from_llm(cls, llm) -> "VLLMEngine":
+        """Wrap an existing ``vllm.LLM`` (e.g. the one TRL's GRPO keeps colocated with the policy)."""
+        engine = cls.__new__(cls)
+        engine.llm = llm
+        engine.tokenizer = llm.get_tokenizer()
+        engine._special = {engine.tokenizer.eos_token_id, engine.tokenizer.pad_token_id}
+        return engine
+
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` with no special tokens added."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
