@@ -165,7 +165,8 @@ def select_problems(dataset, model, tokenizer, executor, script_args, args):
     low, high = script_args.select_solved_between
     n = script_args.select_n
     engine = HFEngine(model=model, tokenizer=tokenizer)
-    chats = [tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in dataset]
+    chats = [tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+             if isinstance(r["prompt"], list) else r["prompt"] for r in dataset]
     cfg = RolloutConfig(max_func_call=script_args.max_num_func_calls + 1, max_tokens_per_call=args.max_completion_length,
                         max_model_len=8192, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
     trajs = run_rollouts(engine, [c for c in chats for _ in range(n)], cfg, executor=executor, progress=True)
