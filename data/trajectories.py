@@ -20,34 +20,14 @@ for problems only, the verl parquet (``prompt`` chat messages, ``reward_model.gr
 
 from __future__ import annotations
 
-import json
-import os
-
 from cort.hints import add_prompt_suffix
-from infer.io import InputError
-
-
-def _jsonl(path: str) -> list[tuple[int, dict]]:
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: file not found")
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as err:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-    if not rows:
-        raise InputError(f"{path}: no lines")
-    return rows
+from infer.io import InputError, read_jsonl_strict
 
 
 def load_trajectories(path: str) -> list[dict]:
     """Trajectories from a trajectory JSONL or an inference output (``gen`` lists)."""
     out = []
-    for lineno, row in _jsonl(path):
+    for lineno, row in read_jsonl_strict(path):
         if "gen" in row:
             for gen in row["gen"]:
                 out.append({"problem": row.get("problem", row.get("prompt", "")), "prompt": row["prompt"],
@@ -83,7 +63,7 @@ def load_problems(path: str) -> list[dict]:
                              "source": row.get("data_source", "") or "parquet"})
         return problems
     problems = []
-    for lineno, row in _jsonl(path):
+    for lineno, row in read_jsonl_strict(path):
         if "gt_answer" not in row or ("prompt" not in row and "problem" not in row):
             raise InputError(f"{path}:{lineno}: needs 'gt_answer' and 'prompt' (or 'problem')")
         problems.append({"prompt": row.get("prompt") or add_prompt_suffix(row["problem"]),

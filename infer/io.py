@@ -19,29 +19,37 @@ class InputError(ValueError):
     """Bad input; the message is one line: ``file:line: what is wrong``."""
 
 
-def load_examples(path: str, required: tuple[str, ...] = ("prompt",)) -> list[dict]:
-    """Every JSON object of a JSONL file, each checked for ``required`` string fields."""
+def read_jsonl_strict(path: str) -> list[tuple[int, dict]]:
+    """(line number, object) for every non-blank line; any problem is an :class:`InputError`."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: input file not found")
-    examples = []
+    rows = []
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                example = json.loads(line)
+                row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise InputError(f"{path}:{lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(example, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(example).__name__}")
-            for field in required:
-                if field not in example:
-                    raise InputError(f"{path}:{lineno}: missing field '{field}'")
-                if not isinstance(example[field], str) or not example[field].strip():
-                    raise InputError(f"{path}:{lineno}: field '{field}' must be a non-empty string")
-            examples.append(example)
-    if not examples:
+            if not isinstance(row, dict):
+                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            rows.append((lineno, row))
+    if not rows:
         raise InputError(f"{path}: input file has no examples")
+    return rows
+
+
+def load_examples(path: str, required: tuple[str, ...] = ("prompt",)) -> list[dict]:
+    """Every JSON object of a JSONL file, each checked for ``required`` string fields."""
+    examples = []
+    for lineno, example in read_jsonl_strict(path):
+        for field in required:
+            if field not in example:
+                raise InputError(f"{path}:{lineno}: missing field '{field}'")
+            if not isinstance(example[field], str) or not example[field].strip():
+                raise InputError(f"{path}:{lineno}: field '{field}' must be a non-empty string")
+        examples.append(example)
     return examples
 
 

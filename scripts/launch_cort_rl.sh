@@ -8,13 +8,7 @@
 set -eu
 MODEL=${MODEL:?set MODEL to the SFT/RFT model}
 DATA_DIR=${DATA_DIR:-data}
-NUM_GPUS=${NUM_GPUS:-8}
-NNODES=${NNODES:-1}
-ZERO=${ZERO:-2}
-exec accelerate launch --config_file train/configs/accelerate_zero$ZERO.yaml \
-  --num_processes $((NUM_GPUS * NNODES)) --num_machines "$NNODES" --machine_rank "${NODE_RANK:-0}" \
-  --main_process_ip "${MASTER_ADDR:-127.0.0.1}" --main_process_port "${MASTER_PORT:-29500}" \
-  -m train.grpo --model_name_or_path "$MODEL" \
+exec sh "$(dirname "$0")/accelerate_launch.sh" train.grpo --model_name_or_path "$MODEL" \
   --data "$DATA_DIR/toy_train.reason_step.parquet" --val_data "$DATA_DIR/val.aime24.reason_step.parquet" \
   --num_generations 8 --num_generations_eval 16 \
   --per_device_train_batch_size 16 --gradient_accumulation_steps 4 --steps_per_generation 8 \
