@@ -148,21 +148,11 @@ def numbers_equal(a: Fraction | float, b: Fraction | float) -> bool:
 
 
 # -- sympy --------------------------------------------------------------------------------
-def _silence_antlr() -> None:
-    try:
-        import antlr4.Recognizer as recognizer
-
-        recognizer.Recognizer.checkVersion = lambda self, version: None
-    except ImportError:
-        pass
-
-
 @lru_cache(maxsize=4096)
 def to_sympy(s: str):
     """A sympy object for a normalised answer (LaTeX or Python style), or None."""
     import sympy
 
-    _silence_antlr()
     expr = None
     python_style = bool(re.search(r"\*\*|sqrt\(|\bpi\b|[a-z]+\(", s)) and "\\" not in s
     if not python_style:
@@ -170,8 +160,15 @@ def to_sympy(s: str):
             from latex2sympy2_extended import latex2sympy
 
             expr = latex2sympy(s)
-        except Exception:  # noqa: BLE001 - try the other parser
+        except Exception:  # noqa: BLE001 - try the other parsers
             expr = None
+        if expr is None:
+            try:
+                from latex2sympy2 import latex2sympy as latex2sympy_original
+
+                expr = latex2sympy_original(s)
+            except Exception:  # noqa: BLE001
+                expr = None
     if expr is None:
         try:
             from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application,

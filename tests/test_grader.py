@@ -54,3 +54,12 @@ def test_majority_answer_groups_equal_answers():
     gens = ["\\boxed{0.5}", "\\boxed{\\frac{1}{2}}", "\\boxed{3}", "no answer", "\\boxed{1/2}"]
     assert math_equal(majority_answer(gens), "1/2")
     assert majority_answer(["nothing"]) is None
+
+
+def test_importing_the_parsers_prints_nothing():
+    import subprocess
+    import sys
+
+    code = "import evaluation.grader, latex2sympy2; from latex2sympy2 import latex2sympy; latex2sympy('x^2')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "ANTLR" not in proc.stdout + proc.stderr
