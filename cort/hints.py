@@ -114,7 +114,7 @@ _EQUALS_RE = re.compile(rf"=\s*\$?\s*-?{_NUM}")
 _BIG_NUM_RE = re.compile(r"\d{4,}")
 _HAND_CUES = re.compile(
     r"\b(let me (?:compute|calculate|work out|multiply|add)|let's (?:compute|calculate|multiply|add)|"
-    r"calculating|computing|by hand|manually|step by step:?)\b", re.I)
+    r"calculating|computing|by hand|manually)\b", re.I)
 _DISTRUST_CUES = re.compile(
     r"\b(verify|double[- ]check|let me check|let's check|check (?:this|that|the result|manually)|"
     r"confirm|by hand|manually|recompute|re-?calculate|re-?derive|make sure|sanity check|cross-check|"
@@ -170,7 +170,8 @@ def detect_delayed_computation(text: str, min_lines: int = 2) -> list[HintSite]:
         if cue:  # start the hint where the announcement of the calculation begins
             cue_abs = max(0, line_start - 200) + cue.start()
             sent = region.rfind("\n", 0, cue_abs) + 1
-            sent = max(sent, max((region.rfind(p, 0, cue_abs) + 2 for p in (". ", "! ", "? ")), default=0))
+            ends = [region.rfind(p, 0, cue_abs) for p in (". ", "! ", "? ")]
+            sent = max([sent] + [e + 2 for e in ends if e >= 0])
             position = min(position, sent)
         sites.append(HintSite(DELAYED_COMPUTATION, position, round(conf, 2), cue_window.strip()[:200]))
         break
