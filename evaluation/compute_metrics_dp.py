@@ -200,7 +200,7 @@ def grade_all(samples: list[dict], tokenizer_path: str, workers: int, timeout: f
 
 def write_markdown(metrics: dict, path: str) -> str:
     """A table of the headline metrics per benchmark; returns it."""
-    rows = ["| benchmark | n | avg@n | pass@n | mj@n | avg@n (lenient) | avg tokens | code calls/resp | code error rate | delayed comp. | code distrust |",
+    rows = ["| name | n | avg@n | pass@n | mj@n | avg@n (lenient) | avg tokens | code calls/resp | code error rate | delayed comp. | code distrust |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for source, m in metrics.items():
         n = next(k.split("@")[1] for k in m if k.startswith("avg@") and not k.endswith("lenient"))
