@@ -33,6 +33,7 @@ HINT_TEXTS = {DELAYED_COMPUTATION: HINT_DELAYED_COMPUTATION, CODE_DISTRUST: HINT
 THINK_OPEN = "<think>\n"
 
 _MARKER_RE = re.compile(r"\[\[hint:(delayed_computation|code_distrust)\]\]")
+SPAN_END = "[[/hint]]"  # closes a marker span whose text the hint replaces: [[hint:KIND]]...[[/hint]]
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ def find_markers(text: str) -> list[HintSite]:
 
 
 def strip_markers(text: str) -> str:
-    """``text`` without manual hint markers."""
-    return _MARKER_RE.sub("", text)
+    """``text`` without manual hint markers (span ends included; span contents are kept)."""
+    return _MARKER_RE.sub("", text).replace(SPAN_END, "")
 
 
 def render_markers(text: str) -> str:

@@ -128,6 +128,14 @@ def open_cell_start(text: str) -> int | None:
     return m.start() if m else None
 
 
+def closing_cell(text: str) -> Cell | None:
+    """The cell that ``text`` ends with (only whitespace after its closing fence), else None."""
+    cells = find_cells(text)
+    if cells and text[cells[-1].end:].strip() == "":
+        return cells[-1]
+    return None
+
+
 def ends_with_closed_cell(text: str) -> bool:
     """True when ``text`` (model output so far) ends right after closing a code cell.
 
@@ -135,10 +143,7 @@ def ends_with_closed_cell(text: str) -> bool:
     contains ```` ```python ````"): an inline backtick at a line end, or a fence inside a
     string literal, does not count as closing a cell.
     """
-    cells = find_cells(text)
-    if not cells:
-        return False
-    return text[cells[-1].end:].strip() == ""
+    return closing_cell(text) is not None
 
 
 def last_cell_code(text: str) -> str:

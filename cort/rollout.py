@@ -168,14 +168,14 @@ class _Loop:
         if gen.finish_reason != "stop" or gen.stop_reason is None:
             self.finish(traj, gen.finish_reason)
             return False
-        full_text = traj.prompt + traj.text  # the prompt may pre-fill the assistant turn
-        if not protocol.ends_with_closed_cell(full_text):
+        cell = protocol.closing_cell(traj.prompt + traj.text)  # the prompt may pre-fill the assistant turn
+        if cell is None:
             traj.false_stops += 1
             if traj.false_stops > self.cfg.max_false_stops:
                 self.finish(traj, "false_stops")
                 return False
             return True
-        code = protocol.last_cell_code(full_text)
+        code = cell.code
         round_index = traj.rounds
         traj.rounds += 1
         traj.round_tokens = 0

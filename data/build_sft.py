@@ -27,7 +27,7 @@ from evaluation.grader import grade
 from infer.io import InputError
 
 STYLES = ("none", "prompt_hint", "hint_engineering")
-_SPAN_RE = re.compile(r"\[\[hint:(delayed_computation|code_distrust)\]\](.*?)\[\[/hint\]\]", re.S)
+_SPAN_RE = re.compile(r"\[\[hint:(delayed_computation|code_distrust)\]\](.*?)" + re.escape(hints.SPAN_END), re.S)
 _ANSWER_LINE_RE = re.compile(r"^.*(\\boxed|answer is|final answer).*$", re.M | re.I)
 
 
@@ -114,7 +114,7 @@ def build(trajectories: list[dict], style: str, reexecute_mode: str = "check", k
         for i, traj in enumerate(trajectories):
             response = traj["response"]
             if reexecute_mode != "off":
-                plain = hints.strip_markers(_SPAN_RE.sub(lambda m: m.group(0), response))
+                plain = hints.strip_markers(response)
                 real, mismatches = reexecute(plain, executor, f"build-{i}")
                 if mismatches:
                     stats["output_mismatch"] += 1
@@ -131,7 +131,7 @@ def build(trajectories: list[dict], style: str, reexecute_mode: str = "check", k
                 response, counts = apply_hint_engineering(response)
                 stats.update({f"hint_{k}": v for k, v in counts.items()})
             else:
-                response = hints.strip_markers(_SPAN_RE.sub(lambda m: m.group(2), response))
+                response = hints.strip_markers(response)
                 if style == "prompt_hint":
                     response = apply_prompt_hint(response)
             kept.append({**traj, "response": response, "style": style})

@@ -27,7 +27,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cort import hints, protocol
-from evaluation.grader import grade_detailed, grade_lenient, math_equal
+from cort.executor.result import is_error_text
+from evaluation.grader import grade_detailed, grade_lenient, majority_index
 from infer.io import output_files, read_jsonl_tolerant
 
 _TOKENIZER = None
@@ -82,8 +83,7 @@ def _code_stats(gen: str, calls: int | None, errors: int | None) -> tuple[int, i
     if calls is None:
         calls = len(outputs)
     if errors is None:
-        errors = sum(1 for o in outputs if "Traceback" in o.text or "Error" in o.text.splitlines()[-1:][0]
-                     if o.text.strip())
+        errors = sum(is_error_text(o.text) for o in outputs)
     return calls, errors
 
 
@@ -107,17 +107,8 @@ def grade_sample(sample: dict) -> dict:
         out["distrust"].append(bool(hints.detect_code_distrust(gen)))
     lp, sl = sample.get("gen_cumulative_logprob", []), sample.get("gen_cumulative_seq_len", [])
     out["entropy"] = [sequence_entropy(a, b) for a, b in zip(lp, sl)] if len(lp) == n == len(sl) else []
-    groups: list[list[int]] = []
-    for i, ans in enumerate(out["answers"]):
-        if ans is None:
-            continue
-        for group in groups:
-            if math_equal(out["answers"][group[0]], ans):
-                group.append(i)
-                break
-        else:
-            groups.append([i])
-    out["mj_correct"] = [bool(groups) and out["correct"][max(groups, key=len)[0]]]
+    best = majority_index(out["answers"])
+    out["mj_correct"] = [best is not None and out["correct"][best]]
     return dict(out)
 
 

@@ -23,7 +23,7 @@ from evaluation.extract import extract_answer, last_boxed
 from evaluation.normalize import normalize
 
 __all__ = ["Grade", "extract_answer", "grade", "grade_detailed", "grade_lenient", "majority_answer",
-           "math_equal", "normalize"]
+           "majority_index", "math_equal", "normalize"]
 
 
 @dataclass
@@ -80,19 +80,23 @@ def grade_lenient(prediction: str, reference: str) -> bool:
         return False
 
 
-def majority_answer(generations: list[str], strict: bool = True, timeout: float = DEFAULT_TIMEOUT) -> str | None:
-    """The answer given by most generations (equal answers grouped with :func:`math_equal`)."""
-    groups: list[list[str]] = []
-    for gen in generations:
-        answer = extract_answer(gen, strict=strict)
+def majority_index(answers: list[str | None], timeout: float = DEFAULT_TIMEOUT) -> int | None:
+    """Index of a member of the largest group of equal answers (None answers ignored), or None."""
+    groups: list[list[int]] = []
+    for i, answer in enumerate(answers):
         if answer is None:
             continue
         for group in groups:
-            if math_equal(group[0], answer, timeout):
-                group.append(answer)
+            if math_equal(answers[group[0]], answer, timeout):
+                group.append(i)
                 break
         else:
-            groups.append([answer])
-    if not groups:
-        return None
-    return max(groups, key=len)[0]
+            groups.append([i])
+    return max(groups, key=len)[0] if groups else None
+
+
+def majority_answer(generations: list[str], strict: bool = True, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+    """The answer given by most generations (equal answers grouped with :func:`math_equal`)."""
+    answers = [extract_answer(gen, strict=strict) for gen in generations]
+    best = majority_index(answers, timeout)
+    return None if best is None else answers[best]

@@ -177,3 +177,13 @@ def test_original_answer_modes():
 def test_timeout_in_original_surface():
     with PythonExecutor(get_answer_from_stdout=True, timeout_length=1) as ex:
         assert ex.apply("import time\ntime.sleep(10)") == ("", TIMEOUT_REPORT)
+
+
+def test_error_text_is_recognised(executor):
+    from cort.executor import is_error_text
+
+    with executor.open("errtext") as s:
+        assert is_error_text(s.run("1/0").model_text())
+        assert is_error_text(s.run("import nosuchmodule").model_text())
+        assert not is_error_text(s.run("print('No Error here')").model_text())
+    assert is_error_text(TIMEOUT_REPORT) and not is_error_text("")

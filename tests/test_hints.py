@@ -100,3 +100,8 @@ def test_site_at_the_start_of_text_is_not_shifted():
     [site] = hints.detect_delayed_computation(text)
     assert site.position == 0
     assert hints.hint_and_cut(text, site) == hints.HINT_DELAYED_COMPUTATION
+
+
+def test_strip_markers_removes_span_ends_and_keeps_contents():
+    text = "A.\n[[hint:code_distrust]]Let me re-check by hand.\n[[/hint]]The answer is 3."
+    assert hints.strip_markers(text) == "A.\nLet me re-check by hand.\nThe answer is 3."

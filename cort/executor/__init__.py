@@ -7,9 +7,9 @@
 from cort.executor.compat import PythonExecutor
 from cort.executor.config import DEFAULT_PRELOAD, ExecutorConfig
 from cort.executor.jupyter import JupyterExecutor, Session
-from cort.executor.result import TIMEOUT_REPORT, ExecutionResult
+from cort.executor.result import TIMEOUT_REPORT, ExecutionResult, is_error_text
 
 __all__ = [
     "DEFAULT_PRELOAD", "ExecutionResult", "ExecutorConfig", "JupyterExecutor", "PythonExecutor",
-    "Session", "TIMEOUT_REPORT",
+    "Session", "TIMEOUT_REPORT", "is_error_text",
 ]

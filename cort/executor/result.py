@@ -48,6 +48,15 @@ class ExecutionResult:
         return protocol.postprocess(*self.as_pair())
 
 
+_ERROR_LINE_RE = re.compile(rf"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Interrupt)\b.*|KernelDied\b.*|{TIMEOUT_REPORT})$")
+
+
+def is_error_text(model_text: str) -> bool:
+    """True when interpreter text shown to the model is an error report (its last line names the error)."""
+    lines = model_text.strip().splitlines()
+    return bool(lines) and bool(_ERROR_LINE_RE.match(lines[-1].strip()))
+
+
 def strip_ansi(text: str) -> str:
     """Remove ANSI colour codes."""
     return _ANSI_RE.sub("", text)

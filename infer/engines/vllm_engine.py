@@ -31,7 +31,6 @@ class VLLMEngine:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
-        self._special = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
 
     @classmethod
     def from_llm(cls, llm) -> "VLLMEngine":
@@ -39,7 +38,6 @@ class VLLMEngine:
         engine = cls.__new__(cls)
         engine.llm = llm
         engine.tokenizer = llm.get_tokenizer()
-        engine._special = {engine.tokenizer.eos_token_id, engine.tokenizer.pad_token_id}
         return engine
 
     def encode(self, text: str) -> list[int]:
