@@ -8,16 +8,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cort.engine import SamplingParams  # noqa: E402
-from cort.models import resolve_model  # noqa: E402
-from infer.engines import make_engine  # noqa: E402
+from cort.args import EngineArguments
+from cort.chat import render_prompt
+from cort.engine import SamplingParams
+from cort.io import Field, read_jsonl
+from cort.models import resolve_model
+from infer.engines import build_engine
 
 
 def main() -> None:
@@ -30,15 +32,12 @@ def main() -> None:
                                                    "test_math500.reason_step.jsonl"))
     args = ap.parse_args()
     model = resolve_model(args.model)
-    with open(args.data) as fh:
-        problems = [json.loads(ln)["prompt"] for ln in fh][:args.prompts]
+    problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.prompts]
     print("| engine | prompts | max tokens | generated tokens | wall s | tokens/s |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in args.engines.split(","):
-        kwargs = {"batch_size": args.prompts} if name == "hf" else {"max_model_len": 2048}
-        engine = make_engine(name, model, **kwargs)
-        prompts = [engine.encode(engine.tokenizer.apply_chat_template(
-            [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)) for p in problems]
+        engine = build_engine(EngineArguments(model, name, batch_size=args.prompts), model, max_model_len=2048)
+        prompts = [engine.encode(render_prompt(engine.tokenizer, p)) for p in problems]
         params = [SamplingParams(0.6, 0.95, args.max_tokens, [], seed=i) for i in range(len(prompts))]
         engine.generate(prompts[:2], params[:2])  # warm-up
         start = time.perf_counter()

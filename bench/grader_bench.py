@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from evaluation.grader import grade  # noqa: E402
-from tests.grader_cases import HANDWRITTEN, RESPONSES, generated  # noqa: E402
+from evaluation.grader import grade
+from tests.grader_cases import HANDWRITTEN, RESPONSES, generated
 
 
 def math_verify_grade(prediction: str, reference: str) -> bool:

@@ -18,7 +18,6 @@ all cells run and the round waits for the slowest (the original CLI's structure)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -26,9 +25,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cort.executor import JupyterExecutor  # noqa: E402
-from cort.replay import ReplayEngine  # noqa: E402
-from cort.rollout import RolloutConfig, run_rollouts  # noqa: E402
+from cort.chat import render_prompt
+from cort.executor import JupyterExecutor
+from cort.io import Field, read_jsonl
+from cort.replay import ReplayEngine
+from cort.rollout import RolloutConfig, run_rollouts
 
 QUICK = ["print({i} * 37 % 11)", "x{k} = sum(range({i} * 100))\nprint(x{k} % 7)"]
 MEDIUM = ["import sympy as sp\ny = sp.symbols('y')\nprint(len(sp.expand((y + {i}) ** 40).args))"]
@@ -90,7 +91,7 @@ def main() -> None:
         scripts = replay_scripts(args.trajectories, args.cells, seed=0, slow_seconds=slow)
         results = {}
         for overlap in (False, True):
-            factory = lambda: ReplayEngine(tokenizer, scripts, args.seconds_per_call, args.seconds_per_token)  # noqa: E731
+            factory = lambda s=scripts: ReplayEngine(tokenizer, s, args.seconds_per_call, args.seconds_per_token)  # noqa: E731
             results[overlap] = run(factory, list(scripts), RolloutConfig(overlap=overlap, **cfg))
         rows.append((f"replay, 8% of cells take {slow:g} s", results))
 
@@ -98,10 +99,8 @@ def main() -> None:
         from infer.engines.hf import HFEngine
 
         engine = HFEngine(model_dir)
-        with open(args.data) as fh:
-            problems = [json.loads(ln)["prompt"] for ln in fh][:args.hf_problems]
-        prompts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                                 add_generation_prompt=True) for p in problems for _ in range(args.hf_n)]
+        problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.hf_problems]
+        prompts = [render_prompt(tokenizer, p) for p in problems for _ in range(args.hf_n)]
         hf_cfg = dict(max_func_call=3, max_tokens_per_call=96, max_model_len=8192, temperature=0.6, seed=0)
         results = {ov: run(lambda: engine, prompts, RolloutConfig(overlap=ov, **hf_cfg)) for ov in (False, True)}
         rows.append((f"hf engine, SmolLM2-135M, {args.hf_problems} AIME problems x {args.hf_n}", results))

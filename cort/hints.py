@@ -15,6 +15,7 @@ were placed by hand.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from cort import protocol
@@ -34,6 +35,8 @@ THINK_OPEN = "<think>\n"
 
 _MARKER_RE = re.compile(r"\[\[hint:(delayed_computation|code_distrust)\]\]")
 SPAN_END = "[[/hint]]"  # closes a marker span whose text the hint replaces: [[hint:KIND]]...[[/hint]]
+_SPAN_RE = re.compile(_MARKER_RE.pattern + r"(.*?)" + re.escape(SPAN_END), re.S)
+_ANSWER_LINE_RE = re.compile(r"^.*(\\boxed|answer is|final answer).*$", re.M | re.I)
 
 
 @dataclass(frozen=True)
@@ -226,3 +229,50 @@ def insert_hints(text: str, sites: list[HintSite]) -> str:
     for site in sorted(sites, key=lambda s: s.position, reverse=True):
         text = insert_hint(text, site.position, HINT_TEXTS[site.kind])
     return text
+
+
+# -- hint engineering (the SFT styles) ----------------------------------------------------
+def prepend_prompt_hint(response: str) -> str:
+    """A response with the prompt-hint at the start of its thinking (the prompt-hint SFT style)."""
+    if response.startswith(THINK_OPEN):
+        return THINK_OPEN + PROMPT_HINT + "\n" + response[len(THINK_OPEN):]
+    return PROMPT_HINT + "\n" + response
+
+
+def _replacement_end(text: str, site: HintSite) -> int | None:
+    """Where the span a hint replaces ends: the code it leads into, or the end of a by-hand re-check."""
+    if site.kind == DELAYED_COMPUTATION:
+        cell = text.find(protocol.CODE_START, site.position)
+        return None if cell < 0 else cell + len(protocol.CODE_START)
+    candidates = [m.start() for m in _ANSWER_LINE_RE.finditer(text, site.position) if m.start() > site.position]
+    cell = text.find(protocol.CODE_START, site.position)
+    if cell >= 0:
+        candidates.append(cell)
+    return min(candidates) if candidates else None
+
+
+def apply_hint_engineering(response: str) -> tuple[str, Counter]:
+    """Place hints (the hint-engineering style): manual markers if any, else the detectors' sites.
+
+    Hint-1 replaces the calculation done by hand before a cell and leads into that cell; hint-2
+    replaces a by-hand re-check of a code result. Returns the text and the count per hint kind.
+    """
+    counts: Counter = Counter()
+    if _SPAN_RE.search(response) or find_markers(response):
+        def span(m: re.Match) -> str:
+            counts[m.group(1)] += 1
+            return HINT_TEXTS[m.group(1)] + ("\n" if m.group(1) == CODE_DISTRUST else "")
+
+        text = _SPAN_RE.sub(span, response)
+        for site in find_markers(text):
+            counts[site.kind] += 1
+        return render_markers(text), counts
+    text = response
+    for site in sorted(detect_sites(response), key=lambda s: s.position, reverse=True):
+        end = _replacement_end(text, site)
+        if end is None:
+            continue
+        tail = "\n" if site.kind == CODE_DISTRUST else ""
+        text = text[:site.position] + HINT_TEXTS[site.kind] + tail + text[end:]
+        counts[site.kind] += 1
+    return text, counts

@@ -13,6 +13,8 @@ import os
 import shutil
 import tempfile
 
+from cort.errors import UsageError
+
 DEFAULT_MODEL_ALIASES = ("", "default", "smollm2", "smollm2-135m-instruct")
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERTED_NAME = "SmolLM2-135M-Instruct-hf"
@@ -72,3 +74,27 @@ def resolve_model(name_or_path: str | None) -> str:
     if name_or_path is None or name_or_path.lower() in DEFAULT_MODEL_ALIASES:
         return default_model_dir()
     return name_or_path
+
+
+def load_tokenizer(model_path: str, flag: str = "model_name_or_path"):
+    """The tokenizer of ``model_path``; a path that holds none is a :class:`UsageError` naming ``--flag``."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except Exception as err:  # noqa: BLE001 - missing folder, no tokenizer files, offline hub id ...
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise UsageError(flag, f"cannot load a tokenizer from {model_path!r} ({type(err).__name__}: {first})") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def context_limit(model_path: str) -> int | None:
+    """The model's maximum context (``max_position_embeddings``), when its config says."""
+    from transformers import AutoConfig
+
+    try:
+        return getattr(AutoConfig.from_pretrained(model_path), "max_position_embeddings", None)
+    except Exception:  # noqa: BLE001 - a config-less folder: the engine reports it on load
+        return None

@@ -118,43 +118,12 @@ def find_cells(text: str) -> list[Cell]:
             return cells
 
 
-def open_cell_start(text: str) -> int | None:
-    """Offset of a ```` ```python ```` cell that is opened and not yet closed, else None."""
-    cells = find_cells(text)
-    after = cells[-1].end if cells else 0
-    m = None
-    for m in _OPEN_RE.finditer(text, after):
-        break
-    return m.start() if m else None
-
-
 def closing_cell(text: str) -> Cell | None:
     """The cell that ``text`` ends with (only whitespace after its closing fence), else None."""
     cells = find_cells(text)
     if cells and text[cells[-1].end:].strip() == "":
         return cells[-1]
     return None
-
-
-def ends_with_closed_cell(text: str) -> bool:
-    """True when ``text`` (model output so far) ends right after closing a code cell.
-
-    This is the precise version of the original's test ("ends with the stop string and
-    contains ```` ```python ````"): an inline backtick at a line end, or a fence inside a
-    string literal, does not count as closing a cell.
-    """
-    return closing_cell(text) is not None
-
-
-def last_cell_code(text: str) -> str:
-    """Code of the last complete cell in ``text`` (empty string if none)."""
-    cells = find_cells(text)
-    return cells[-1].code if cells else ""
-
-
-def all_cell_codes(text: str) -> list[str]:
-    """Code of every complete cell in ``text``, in order."""
-    return [c.code for c in find_cells(text)]
 
 
 @dataclass(frozen=True)

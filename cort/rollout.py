@@ -18,8 +18,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
@@ -106,9 +106,6 @@ class Trajectory:
         """Tokens the model generated (the original's ``cumulative_seq_len``)."""
         return sum(len(s.token_ids) for s in self.segments if s.role == MODEL)
 
-    def to_dict(self) -> dict:
-        """JSON-ready form (segments included)."""
-        return asdict(self)
 
 
 def _next_params(traj: Trajectory, cfg: RolloutConfig) -> SamplingParams | None:

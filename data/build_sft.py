@@ -13,22 +13,45 @@ trajectory): ``check`` drops trajectories whose recorded output differs from the
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import os
-import re
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 
 from cort import hints, protocol
+from cort.args import require
+from cort.cli import parse_flags, run_command
 from cort.executor import JupyterExecutor
+from cort.io import check_output_file, write_jsonl_atomic
 from data.trajectories import load_trajectories
 from evaluation.grader import grade
-from infer.io import InputError
 
+logger = logging.getLogger(__name__)
 STYLES = ("none", "prompt_hint", "hint_engineering")
-_SPAN_RE = re.compile(r"\[\[hint:(delayed_computation|code_distrust)\]\](.*?)" + re.escape(hints.SPAN_END), re.S)
-_ANSWER_LINE_RE = re.compile(r"^.*(\\boxed|answer is|final answer).*$", re.M | re.I)
+REEXECUTE_MODES = ("check", "fix", "off")
+
+
+@dataclass
+class BuildSFTArguments:
+    """Input trajectories, output file, style and output checking."""
+
+    input: list[str] = field(metadata={"help": "trajectory JSONL file(s) or inference outputs"})
+    output: str = field(metadata={"help": "the SFT data file (JSONL) to write"})
+    style: str = field(default="none", metadata={"choices": list(STYLES), "help": "hint style"})
+    reexecute: str = field(default="check", metadata={
+        "choices": list(REEXECUTE_MODES),
+        "help": "check: drop trajectories whose recorded output differs; fix: replace it; off: skip"})
+    keep_incorrect: bool = field(default=False, metadata={"help": "keep trajectories the grader rejects"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing output file"})
+
+    def __post_init__(self) -> None:
+        check_output_file(self.output, "output")
+        require("output", os.path.abspath(self.output) not in {os.path.abspath(p) for p in self.input},
+                "must not be one of the input files")
+        require("output", self.overwrite or not os.path.exists(self.output),
+                f"{self.output} exists; pass --overwrite to replace it")
 
 
 def reexecute(response: str, executor: JupyterExecutor, session_id: str) -> tuple[str, int]:
@@ -61,48 +84,6 @@ def reexecute(response: str, executor: JupyterExecutor, session_id: str) -> tupl
     return "".join(pieces), mismatches
 
 
-def apply_prompt_hint(response: str) -> str:
-    """The prompt-hint at the start of thinking."""
-    if response.startswith(hints.THINK_OPEN):
-        return hints.THINK_OPEN + hints.PROMPT_HINT + "\n" + response[len(hints.THINK_OPEN):]
-    return hints.PROMPT_HINT + "\n" + response
-
-
-def _replacement_end(text: str, site: hints.HintSite) -> int | None:
-    """Where the span a hint replaces ends: the code it leads into, or the end of a by-hand re-check."""
-    if site.kind == hints.DELAYED_COMPUTATION:
-        cell = text.find(protocol.CODE_START, site.position)
-        return None if cell < 0 else cell + len(protocol.CODE_START)
-    candidates = [m.start() for m in _ANSWER_LINE_RE.finditer(text, site.position) if m.start() > site.position]
-    cell = text.find(protocol.CODE_START, site.position)
-    if cell >= 0:
-        candidates.append(cell)
-    return min(candidates) if candidates else None
-
-
-def apply_hint_engineering(response: str) -> tuple[str, Counter]:
-    """Place hints: manual markers if any, else the detectors' sites."""
-    counts: Counter = Counter()
-    if _SPAN_RE.search(response) or hints.find_markers(response):
-        def span(m: re.Match) -> str:
-            counts[m.group(1)] += 1
-            return hints.HINT_TEXTS[m.group(1)] + ("\n" if m.group(1) == hints.CODE_DISTRUST else "")
-
-        text = _SPAN_RE.sub(span, response)
-        for site in hints.find_markers(text):
-            counts[site.kind] += 1
-        return hints.render_markers(text), counts
-    text = response
-    for site in sorted(hints.detect_sites(response), key=lambda s: s.position, reverse=True):
-        end = _replacement_end(text, site)
-        if end is None:
-            continue
-        tail = "\n" if site.kind == hints.CODE_DISTRUST else ""
-        text = text[:site.position] + hints.HINT_TEXTS[site.kind] + tail + text[end:]
-        counts[site.kind] += 1
-    return text, counts
-
-
 def build(trajectories: list[dict], style: str, reexecute_mode: str = "check", keep_incorrect: bool = False,
           executor: JupyterExecutor | None = None) -> tuple[list[dict], Counter]:
     """Styled, verified trajectories and counts of what was kept, dropped and inserted."""
@@ -128,12 +109,12 @@ def build(trajectories: list[dict], style: str, reexecute_mode: str = "check", k
                 stats["dropped_incorrect"] += 1
                 continue
             if style == "hint_engineering":
-                response, counts = apply_hint_engineering(response)
+                response, counts = hints.apply_hint_engineering(response)
                 stats.update({f"hint_{k}": v for k, v in counts.items()})
             else:
                 response = hints.strip_markers(response)
                 if style == "prompt_hint":
-                    response = apply_prompt_hint(response)
+                    response = hints.prepend_prompt_hint(response)
             kept.append({**traj, "response": response, "style": style})
             stats["kept"] += 1
     finally:
@@ -142,30 +123,26 @@ def build(trajectories: list[dict], style: str, reexecute_mode: str = "check", k
     return kept, stats
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser():
+    """The command's flags."""
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser(BuildSFTArguments, description=__doc__)
+
+
+def main(args: BuildSFTArguments) -> int:
     """Build and write the SFT data; print the counts."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--input", required=True, nargs="+", help="trajectory JSONL file(s) or inference outputs")
-    ap.add_argument("--output", required=True)
-    ap.add_argument("--style", default="none", choices=STYLES)
-    ap.add_argument("--reexecute", default="check", choices=["check", "fix", "off"])
-    ap.add_argument("--keep_incorrect", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        trajectories = [t for path in args.input for t in load_trajectories(path)]
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    trajectories = [t for path in args.input for t in load_trajectories(path)]
     kept, stats = build(trajectories, args.style, args.reexecute, args.keep_incorrect)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = args.output + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in kept:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, args.output)
+    write_jsonl_atomic(args.output, kept)
     print(json.dumps({"input": len(trajectories), **stats}, indent=2))
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """Parse flags and run (bad input: one line, exit 2)."""
+    return run_command(lambda: main(*parse_flags(make_parser(), argv)))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -11,23 +11,64 @@ Trajectory styles for the same problems (outputs always from the real executor):
   calculation by hand (delayed computation), the cell, and a re-check of its result by hand
   (code distrust);
 - ``hint_engineering``: the same traces with CoRT's hints placed at those two places by
-  :func:`data.build_sft.apply_hint_engineering` (no manual work before the code, no re-check after).
+  :func:`cort.hints.apply_hint_engineering` (no manual work before the code, no re-check after).
 
     python -m data.synthetic --out_dir out/synthetic --n_train 60 --n_val 20 --n_test 30 --seed 0
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import logging
 import math
 import os
 import random
 import sys
+from dataclasses import dataclass, field
 
 from cort import hints, protocol
+from cort.args import require
+from cort.cli import parse_flags, run_command
+from cort.io import check_output_dir, write_jsonl_atomic
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("product", "modpow", "range_sum", "gcd", "lcm", "count", "base")
+STYLES = ("cot", "prompt_hint", "hint_engineering")
+
+
+@dataclass
+class SyntheticArguments:
+    """Where to write, split sizes, seed and trajectory styles."""
+
+    out_dir: str = field(metadata={"help": "folder for train/val/test.jsonl and train_<style>.jsonl"})
+    n_train: int = field(default=60, metadata={"help": "training problems (> 0)"})
+    n_val: int = field(default=20, metadata={"help": "validation problems (>= 0)"})
+    n_test: int = field(default=30, metadata={"help": "held-out test problems (> 0)"})
+    seed: int = 0
+    styles: str = field(default=",".join(STYLES), metadata={"help": f"comma list of {', '.join(STYLES)}"})
+    overwrite: bool = field(default=False, metadata={"help": "replace files an earlier run wrote"})
+
+    def __post_init__(self) -> None:
+        require("n_train", self.n_train > 0, f"must be greater than 0, got {self.n_train}")
+        require("n_val", self.n_val >= 0, f"must be 0 or more, got {self.n_val}")
+        require("n_test", self.n_test > 0, f"must be greater than 0, got {self.n_test}")
+        unknown = [s for s in self.style_list if s not in STYLES]
+        require("styles", bool(self.style_list) and not unknown,
+                f"unknown style(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(STYLES)}")
+        check_output_dir(self.out_dir, "out_dir")
+        existing = [n for n in self.file_names if os.path.exists(os.path.join(self.out_dir, n))]
+        require("out_dir", self.overwrite or not existing,
+                f"{self.out_dir} already holds {', '.join(existing)}; pass --overwrite to replace them")
+
+    @property
+    def style_list(self) -> list[str]:
+        """The requested styles, in order."""
+        return [s.strip() for s in self.styles.split(",") if s.strip()]
+
+    @property
+    def file_names(self) -> list[str]:
+        """Every file this run writes."""
+        return ["train.jsonl", "val.jsonl", "test.jsonl"] + [f"train_{s}.jsonl" for s in self.style_list]
 
 
 def _digits(n: int, base: int) -> str:
@@ -50,7 +91,8 @@ def make_problem(kind: str, rng: random.Random) -> dict:
         a, e, m = rng.randint(2, 99), rng.randint(100, 5000), rng.randint(11, 997)
         return dict(problem=f"What is the remainder when {a}^{e} is divided by {m}?", answer=str(pow(a, e, m)),
                     code=f"print(pow({a}, {e}, {m}))",
-                    hand=[f"{a}^2 = {a * a} = {a * a % m} (mod {m})", f"{a}^4 = {(a * a % m) ** 2} = {pow(a, 4, m)} (mod {m})"],
+                    hand=[f"{a}^2 = {a * a} = {a * a % m} (mod {m})",
+                          f"{a}^4 = {(a * a % m) ** 2} = {pow(a, 4, m)} (mod {m})"],
                     check=f"{a}^{e} mod {m} = {pow(a, e, m)}")
     if kind == "range_sum":
         n, d = rng.randint(200, 3000), rng.randint(3, 9)
@@ -83,7 +125,8 @@ def make_problem(kind: str, rng: random.Random) -> dict:
     n, base = rng.randint(1000, 99999), rng.randint(2, 9)
     return dict(problem=f"Write {n} in base {base}.", answer=f"{_digits(n, base)}_{base}",
                 code=f"n, d = {n}, ''\nwhile n:\n    n, r = divmod(n, {base})\n    d = str(r) + d\nprint(d)",
-                hand=[f"{n} = {n // base} * {base} + {n % base}", f"{n // base} = {n // base // base} * {base} + {n // base % base}"],
+                hand=[f"{n} = {n // base} * {base} + {n % base}",
+                      f"{n // base} = {n // base // base} * {base} + {n // base % base}"],
                 check=f"the digits are {_digits(n, base)}")
 
 
@@ -120,38 +163,38 @@ def trajectory(p: dict, style: str, executor) -> dict:
                     f"This is getting long, so let me compute it with python.\n{cell}"
                     f"Let me verify this manually: {p['check']}.\nThe answer is \\boxed{{{p['answer']}}}.")
         if style == "hint_engineering":
-            from data.build_sft import apply_hint_engineering
-
-            response = apply_hint_engineering(response)[0]
+            response = hints.apply_hint_engineering(response)[0]
     return {"problem": p["problem"], "prompt": hints.add_prompt_suffix(p["problem"]), "response": response,
             "gt_answer": p["answer"], "source": "synthetic", "style": style}
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser():
+    """The command's flags."""
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser(SyntheticArguments, description=__doc__)
+
+
+def main(args: SyntheticArguments) -> int:
     """Write train/val/test problems and the training trajectories of every style."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out_dir", required=True)
-    ap.add_argument("--n_train", type=int, default=60)
-    ap.add_argument("--n_val", type=int, default=20)
-    ap.add_argument("--n_test", type=int, default=30)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--styles", default="cot,prompt_hint,hint_engineering")
-    args = ap.parse_args(argv)
     from cort.executor import JupyterExecutor
 
     splits = generate(args.n_train, args.n_val, args.n_test, args.seed)
-    os.makedirs(args.out_dir, exist_ok=True)
     for name, rows in splits.items():
-        with open(os.path.join(args.out_dir, f"{name}.jsonl"), "w") as fh:
-            fh.writelines(json.dumps(benchmark_row(p)) + "\n" for p in rows)
+        write_jsonl_atomic(os.path.join(args.out_dir, f"{name}.jsonl"), [benchmark_row(p) for p in rows])
     with JupyterExecutor(timeout=30) as executor:
-        for style in args.styles.split(","):
-            with open(os.path.join(args.out_dir, f"train_{style}.jsonl"), "w") as fh:
-                fh.writelines(json.dumps(trajectory(p, style, executor)) + "\n" for p in splits["train"])
-    print(f"wrote {', '.join(f'{k}: {len(v)}' for k, v in splits.items())} problems and "
-          f"{args.styles} trajectories to {args.out_dir}")
+        for style in args.style_list:
+            write_jsonl_atomic(os.path.join(args.out_dir, f"train_{style}.jsonl"),
+                               [trajectory(p, style, executor) for p in splits["train"]])
+    logger.info("wrote %s problems and %s trajectories to %s",
+                ", ".join(f"{k}: {len(v)}" for k, v in splits.items()), args.styles, args.out_dir)
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """Parse flags and run (bad input: one line, exit 2)."""
+    return run_command(lambda: main(*parse_flags(make_parser(), argv)))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

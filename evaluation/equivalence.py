@@ -171,8 +171,12 @@ def to_sympy(s: str):
                 expr = None
     if expr is None:
         try:
-            from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application,
-                                                    parse_expr, standard_transformations)
+            from sympy.parsing.sympy_parser import (
+                convert_xor,
+                implicit_multiplication_application,
+                parse_expr,
+                standard_transformations,
+            )
 
             text = s.replace("\\pi", "pi").replace("^", "**")
             expr = parse_expr(text, transformations=standard_transformations
@@ -289,7 +293,8 @@ def _equal_normalised(a: str, b: str, timeout: float) -> bool:
 def _structures_equal(sa, sb, timeout: float) -> bool:
     (ka, ba, ia), (kb, bb, ib) = sa, sb
     ia, ib = [normalize(x) for x in ia], [normalize(y) for y in ib]
-    if ka == "scalar" and kb in ("list", "set") and len(ib) == 1 or kb == "scalar" and ka in ("list", "set") and len(ia) == 1:
+    one_a = ka == "scalar" and kb in ("list", "set") and len(ib) == 1
+    if one_a or kb == "scalar" and ka in ("list", "set") and len(ia) == 1:
         return _equal_normalised(ia[0], ib[0], timeout)
     if len(ia) != len(ib):
         return False

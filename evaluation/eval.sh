@@ -13,13 +13,26 @@
 #   MAX_MODEL_LEN         (default 32768)
 #   LIMIT                 first k problems per benchmark, 0 = all (default 0)
 #   HINT_MODE             none | prompt                           (default none)
-#   DATA_DIR              benchmark files test_<name>.reason_step.jsonl (default data)
+#   DATA_DIR              benchmark files test_<name>.reason_step.jsonl (default <repo>/data, made by
+#                         python -m data.prepare)
 #   OUT_ROOT              where results go (default <MODEL>/evaluation_outputs... or outputs/<name>/...)
 #   EXTRA_ARGS            more flags for infer.inference_vllm_dp_mj
 #
 # Example (CPU, a few minutes):  ENGINE=hf LIMIT=2 N=2 MAX_FUNC_CALL=3 MAX_TOKENS_PER_CALL=256 \
 #                                DATA_DIR=../shared/data TESTS=aime24,math500 sh evaluation/eval.sh
+# Runs from any folder (relative paths are taken from the folder it is started in).
 set -eu
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+
+die() { echo "error: $*" >&2; exit 2; }
+need_int() {  # name value minimum
+  case $2 in ''|*[!0-9]*) die "$1 must be a whole number, got '$2'";; esac
+  [ "$2" -ge "$3" ] || die "$1 must be at least $3, got $2"
+}
+need_num() {  # name value: a number >= 0
+  echo "$2" | grep -Eq '^[0-9]+([.][0-9]+)?$' || die "$1 must be a number >= 0, got '$2'"
+}
 
 MODEL=${MODEL:-${1:-}}
 ENGINE=${ENGINE:-vllm}
@@ -34,9 +47,19 @@ MAX_TOKENS_PER_CALL=${MAX_TOKENS_PER_CALL:-32768}
 MAX_MODEL_LEN=${MAX_MODEL_LEN:-32768}
 LIMIT=${LIMIT:-0}
 HINT_MODE=${HINT_MODE:-none}
-DATA_DIR=${DATA_DIR:-data}
+DATA_DIR=${DATA_DIR:-$REPO/data}
 EXTRA_ARGS=${EXTRA_ARGS:-}
 PROMPT_TEMPLATE=reason_step
+need_int N "$N" 1; need_int N_LARGE "$N_LARGE" 1; need_int DP "$DP" 1; need_int TP "$TP" 1
+need_int MAX_FUNC_CALL "$MAX_FUNC_CALL" 1; need_int MAX_TOKENS_PER_CALL "$MAX_TOKENS_PER_CALL" 1
+need_int MAX_MODEL_LEN "$MAX_MODEL_LEN" 1; need_int LIMIT "$LIMIT" 0; need_num TEMPERATURE "$TEMPERATURE"
+case $ENGINE in vllm|hf) ;; *) die "ENGINE must be vllm or hf, got '$ENGINE'";; esac
+case $HINT_MODE in none|prompt) ;; *) die "HINT_MODE must be none or prompt, got '$HINT_MODE'";; esac
+for TEST_SET in $(echo "$TESTS" | tr ',' ' '); do
+  case $TEST_SET in aime24|aime25|amc23|math500|olympiad_bench) ;;
+    *) die "TESTS: unknown benchmark '$TEST_SET' (aime24, aime25, amc23, math500, olympiad_bench)";; esac
+  [ -f "$DATA_DIR/test_$TEST_SET.$PROMPT_TEMPLATE.jsonl" ] || die "benchmark file $DATA_DIR/test_$TEST_SET.$PROMPT_TEMPLATE.jsonl not found; run 'python -m data.prepare --out_dir $DATA_DIR' (online) or set DATA_DIR (e.g. ../shared/data)"
+done
 END=-1
 if [ "$LIMIT" -gt 0 ]; then END=$LIMIT; fi
 
@@ -69,7 +92,7 @@ for TEST_SET in $(echo "$TESTS" | tr ',' ' '); do
     --data_parallel_size "$DP" --tensor_parallel_size "$TP" \
     --hint_mode "$HINT_MODE" \
     --enable_cache $EXTRA_ARGS
-  python evaluation/compute_metrics_dp.py --input_dir "$OUTPUT_DIR" --output_file "$OUTPUT_DIR/metrics.json" \
+  python -m evaluation.compute_metrics_dp --input_dir "$OUTPUT_DIR" --output_file "$OUTPUT_DIR/metrics.json" \
     --tokenizer_name_or_path "$MODEL" > "$OUTPUT_DIR/metrics.log"
 done
 

@@ -16,7 +16,8 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOX_SPACE_RE = re.compile(r"\\boxed +([^\s$]+)")
 _CODE_BLOCK_RE = re.compile(r"```(?:python|output)?\n.*?(?:\n```|\Z)", re.S)
 _ANSWER_IS_RE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*(?:\$+|\\\(|\\\[)?\s*(.+?)\s*(?:\$+|\\\)|\\\])?\s*(?:\.\s|\.$|$|\n)",
+    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*(?:\$+|\\\(|\\\[)?\s*(.+?)\s*"
+    r"(?:\$+|\\\)|\\\])?\s*(?:\.\s|\.$|$|\n)",
     re.I)
 _JOINERS_RE = re.compile(r"^(?:\s|\$|,|;|and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|\\,|\\;)*$", re.I)
 

@@ -1,18 +1,44 @@
 """Combine metrics.json files into one table and plot.
 
-    python -m evaluation.summarize --output_root <folder with infer_on_test_* subfolders>   # benchmarks of one model
-    python -m evaluation.summarize --runs base=out/base sft=out/sft --output_root out/compare   # models on one benchmark
+    python -m evaluation.summarize --output_root <folder with infer_on_test_* subfolders>  # one model
+    python -m evaluation.summarize --runs base=out/base sft=out/sft --output_root out/compare  # one benchmark
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
-import json
 import os
 import sys
+from dataclasses import dataclass, field
 
-from evaluation.compute_metrics_dp import write_markdown, write_plot
+from cort.args import require
+from cort.cli import parse_flags, run_command
+from cort.errors import InputError
+from cort.io import check_output_dir, read_json, write_json_atomic
+from evaluation.report import write_markdown, write_plot
+
+
+@dataclass
+class SummarizeArguments:
+    """Where the metrics are and where the summary goes."""
+
+    output_root: str = field(metadata={"help": "summary.{md,json,png} go here; without --runs, */metrics.json is read"})
+    runs: list[str] | None = field(default=None, metadata={
+        "help": "name=folder with a metrics.json, one row each"})
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        check_output_dir(self.output_root, "output_root")
+        for spec in self.runs or []:
+            name, sep, folder = spec.partition("=")
+            require("runs", bool(sep and name and folder), f"expected name=folder, got {spec!r}")
+
+
+def _read_metrics(path: str) -> dict:
+    data = read_json(path)
+    if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
+        raise InputError(path, "expected an object of per-benchmark metrics (from evaluation.compute_metrics_dp)")
+    return data
 
 
 def collect(output_root: str, runs: list[str] | None) -> dict[str, dict]:
@@ -20,30 +46,26 @@ def collect(output_root: str, runs: list[str] | None) -> dict[str, dict]:
     merged: dict[str, dict] = {}
     if runs:
         for spec in runs:
-            name, folder = spec.split("=", 1)
-            with open(os.path.join(folder, "metrics.json")) as fh:
-                merged[name] = next(iter(json.load(fh).values()))
+            name, _, folder = spec.partition("=")
+            merged[name] = next(iter(_read_metrics(os.path.join(folder, "metrics.json")).values()))
         return merged
     for path in sorted(glob.glob(os.path.join(output_root, "*", "metrics.json"))):
-        with open(path) as fh:
-            merged.update(json.load(fh))
+        merged.update(_read_metrics(path))
     return merged
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser():
+    """The command's flags."""
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser(SummarizeArguments, description=__doc__)
+
+
+def main(args: SummarizeArguments) -> int:
     """Print the summary table; write summary.md, summary.json and summary.png in the output root."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--output_root", required=True)
-    ap.add_argument("--runs", nargs="*", default=None, help="name=folder with a metrics.json, one row each")
-    ap.add_argument("--title", default="")
-    args = ap.parse_args(argv)
     merged = collect(args.output_root, args.runs)
-    if not merged:
-        print(f"error: no */metrics.json under {args.output_root}", file=sys.stderr)
-        return 2
-    os.makedirs(args.output_root, exist_ok=True)
-    with open(os.path.join(args.output_root, "summary.json"), "w") as fh:
-        json.dump(merged, fh, indent=4)
+    require("output_root", bool(merged), f"no */metrics.json under {args.output_root}")
+    write_json_atomic(os.path.join(args.output_root, "summary.json"), merged)
     table = write_markdown(merged, os.path.join(args.output_root, "summary.md"))
     write_plot(merged, os.path.join(args.output_root, "summary.png"), args.title)
     print(table)
@@ -51,5 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """Parse flags and run (bad input: one line, exit 2)."""
+    return run_command(lambda: main(*parse_flags(make_parser(), argv)))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

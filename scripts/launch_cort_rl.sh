@@ -12,7 +12,7 @@ exec sh "$(dirname "$0")/accelerate_launch.sh" train.grpo --model_name_or_path "
   --data "$DATA_DIR/toy_train.reason_step.parquet" --val_data "$DATA_DIR/val.aime24.reason_step.parquet" \
   --num_generations 8 --num_generations_eval 16 \
   --per_device_train_batch_size 16 --gradient_accumulation_steps 4 --steps_per_generation 8 \
-  --max_completion_length 16000 --max_num_func_calls 12 --val_max_num_func_calls 15 \
+  --max_completion_length 16000 --max_func_call 13 --val_max_func_call 16 \
   --learning_rate 1e-6 --beta 0.001 --temperature 0.6 --top_p 0.95 \
   --bf16 --gradient_checkpointing --num_train_epochs 30 \
   --save_steps 20 --eval_strategy steps --eval_steps 20 --eval_on_start \

@@ -25,7 +25,9 @@ STYLES="cot prompt_hint hint_engineering"
 START=$(date +%s)
 export TOKENIZERS_PARALLELISM=false
 
-python -m data.synthetic --out_dir "$OUT/data" --n_train "$N_TRAIN" --n_val "$N_VAL" --n_test "$N_TEST" --seed "$SEED"
+if [ ! -f "$OUT/data/test.jsonl" ]; then
+  python -m data.synthetic --out_dir "$OUT/data" --n_train "$N_TRAIN" --n_val "$N_VAL" --n_test "$N_TEST" --seed "$SEED"
+fi
 
 for STYLE in $STYLES; do
   if [ ! -f "$OUT/models/$STYLE/model.safetensors" ]; then
@@ -45,7 +47,7 @@ for NAME in base $STYLES; do
     --model_name_or_path "$MODEL" --engine hf --n_sampling "$N" --temperature 0.6 --top_p 0.95 \
     --max_func_call "$MAX_FUNC_CALL" --max_tokens_per_call "$MAX_TOKENS_PER_CALL" --max_model_len 2048 \
     --seed "$SEED" --enable_cache --no_progress 2> "$OUT/infer_$NAME.log" || { tail -20 "$OUT/infer_$NAME.log"; exit 1; }
-  python evaluation/compute_metrics_dp.py --input_dir "$OUT/eval/$NAME" --output_file "$OUT/eval/$NAME/metrics.json" \
+  python -m evaluation.compute_metrics_dp --input_dir "$OUT/eval/$NAME" --output_file "$OUT/eval/$NAME/metrics.json" \
     > "$OUT/metrics_$NAME.log" 2>&1
   RUNS="$RUNS $NAME=$OUT/eval/$NAME"
   echo "evaluated $NAME after $(( $(date +%s) - START )) s"

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from cort.chat import render_prompt
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -13,18 +15,21 @@ REPO = Path(__file__).resolve().parents[1]
 def grpo(tmp_path_factory, shared_data, tokenizer):
     from datasets import Dataset
 
-    from train.grpo import build_trainer
+    from cort.cli import parse_flags
+    from train.common import cpu_precision
+    from train.grpo import build_trainer, make_parser
 
     out = tmp_path_factory.mktemp("grpo")
-    trainer, executor = build_trainer([
+    argv = [
         "--data", str(shared_data / "toy_train.reason_step.parquet"), "--output_dir", str(out),
         "--num_generations", "4", "--per_device_train_batch_size", "8", "--max_completion_length", "64",
-        "--max_num_func_calls", "2", "--max_steps", "2", "--save_steps", "2", "--use_cpu", "--seed", "0",
-        "--learning_rate", "1e-5", "--func_call_timeout", "10"])
+        "--max_func_call", "3", "--max_steps", "2", "--save_steps", "2", "--use_cpu", "--seed", "0",
+        "--learning_rate", "1e-5", "--func_call_timeout", "10"]
+    script_args, tool, args, model_args = parse_flags(make_parser(), cpu_precision(argv))  # as the command does
+    trainer, executor = build_trainer(script_args, tool, args, model_args)
     prompts = []
     for a, b in ((6, 7), (12, 13)):
-        chat = tokenizer.apply_chat_template([{"role": "user", "content": f"What is {a}*{b}? Use python."}],
-                                             tokenize=False, add_generation_prompt=True)
+        chat = render_prompt(tokenizer, f"What is {a}*{b}? Use python.")
         prompts.append({"prompt": chat + f"I will compute it.\n```python\nprint({a}*{b})\n", "gt_answer": str(a * b)})
     trainer.train_dataset = Dataset.from_list(prompts)
     yield trainer, out, executor
@@ -73,11 +78,34 @@ def test_interpreter_tokens_do_not_enter_the_loss(grpo, tokenizer):
 
 @pytest.mark.slow
 def test_data_selection_by_solve_count(grpo, tokenizer):
+    from cort.args import ToolArguments
     from train.grpo import GRPOScriptArguments, select_problems
 
     trainer, _, executor = grpo
-    never = GRPOScriptArguments(select_solved_between=[0, 0], select_n=2, max_num_func_calls=2)
-    kept = select_problems(trainer.train_dataset, trainer.model, tokenizer, executor, never, trainer.args)
-    once = GRPOScriptArguments(select_solved_between=[1, 2], select_n=2, max_num_func_calls=2)
-    kept_once = select_problems(trainer.train_dataset, trainer.model, tokenizer, executor, once, trainer.args)
+    tool = ToolArguments(max_func_call=3, func_call_timeout=10)
+    never = GRPOScriptArguments(select_solved_between=[0, 0], select_n=2)
+    kept = select_problems(trainer.train_dataset, trainer.model, tokenizer, executor, never, tool, trainer.args)
+    once = GRPOScriptArguments(select_solved_between=[1, 2], select_n=2)
+    kept_once = select_problems(trainer.train_dataset, trainer.model, tokenizer, executor, once, tool, trainer.args)
     assert len(kept) + len(kept_once) == len(trainer.train_dataset)  # every problem lands in exactly one range
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--num_generations", "0"], "--num_generations: must be 2 or more"),
+    (["--num_generations", "1"], "--num_generations: must be 2 or more"),
+    (["--generation_batch_size", "6", "--num_generations", "4"], "divisible"),  # TRL's own check, one line
+    (["--data", "/no/such.parquet"], "/no/such.parquet: input file not found"),
+    (["--temperature", "-1"], "--temperature: must be 0 (greedy) or more"),
+    (["--max_func_call", "0"], "--max_func_call: must be greater than 0"),
+    (["--select_solved_between", "3", "1"], "--select_solved_between: expected two numbers A B"),
+    (["--max_steps", "-1", "--num_train_epochs", "0"], "--num_train_epochs: must be greater than 0"),
+])
+def test_grpo_bad_flags_one_line_exit_2(tmp_path, shared_data, capsys, flags, message):
+    from train.grpo import cli
+
+    base = ["--use_cpu", "--output_dir", str(tmp_path / "out"),
+            "--data", str(shared_data / "toy_train.reason_step.parquet")]
+    assert cli([*base, *flags]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert not (tmp_path / "out").exists()

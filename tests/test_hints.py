@@ -96,7 +96,8 @@ def test_insert_and_remove_hints_round_trip():
 
 
 def test_site_at_the_start_of_text_is_not_shifted():
-    text = "Let me compute it by hand.\n4821 * 3907 = 4821 * 4000 - 4821 * 93\n4821 * 93 = 448353\n```python\nprint(1)\n```\n"
+    text = ("Let me compute it by hand.\n4821 * 3907 = 4821 * 4000 - 4821 * 93\n4821 * 93 = 448353\n"
+            "```python\nprint(1)\n```\n")
     [site] = hints.detect_delayed_computation(text)
     assert site.position == 0
     assert hints.hint_and_cut(text, site) == hints.HINT_DELAYED_COMPUTATION

@@ -1,5 +1,6 @@
 """The inference CLI end to end: real model, real kernels, crash-safe output."""
 
+import importlib.util
 import json
 import os
 import signal
@@ -11,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from infer.inference_vllm_dp_mj import parse_args, shard_bounds
-from infer.io import JsonlAppender, cached_prompts, read_jsonl_tolerant
+from cort.io import JsonlAppender, read_jsonl_tolerant
+from infer.inference_vllm_dp_mj import answered_prompts, cli, make_parser, shard_bounds
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--engine", "hf", "--n_sampling", "2", "--max_func_call", "3", "--max_tokens_per_call", "128",
@@ -26,7 +27,11 @@ def _cli(args, **kw):
 
 
 def _rows(out_dir: Path) -> list[dict]:
-    return [r for p in sorted(out_dir.glob("dp_rank*.jsonl")) for r in read_jsonl_tolerant(str(p))]
+    return [r for p in sorted(out_dir.glob("dp_rank*.jsonl")) for _, r in read_jsonl_tolerant(str(p))]
+
+
+def _parse(argv: list[str]):
+    return make_parser().parse_args_into_dataclasses(args=argv)
 
 
 def _orphan_kernels(parent_pid: int) -> list[int]:
@@ -49,12 +54,14 @@ def _subset(shared_data: Path, tmp_path: Path, k: int) -> Path:
 
 
 def test_original_flags_and_quirks():
-    args = parse_args(["--temperature", "0", "--top_p", "0.95", "--stop_tokens_mode", "old_normal_code_block_end"])
-    assert args.top_p == 1 and args.stop[0] == "```\n" and len(args.stop) == 9
-    d = parse_args([])
-    assert (d.engine, d.n_sampling, d.max_func_call, d.func_call_timeout, d.end, d.max_model_len,
-            d.max_tokens_per_call, d.temperature, d.top_p, d.func_call_mode, d.hint_mode) == (
-        "vllm", 8, 10, 30, -1, 130000, 32768, 0.6, 0.95, "jupyter", "none")
+    _, _, tool, sampling = _parse(["--temperature", "0", "--top_p", "0.95",
+                                   "--stop_tokens_mode", "old_normal_code_block_end"])
+    assert sampling.top_p == 1 and tool.stop_tokens_mode == "old_normal_code_block_end"
+    run, engine, tool, sampling = _parse([])
+    assert (engine.engine, run.n_sampling, tool.max_func_call, tool.func_call_timeout, run.end, tool.max_model_len,
+            tool.max_tokens_per_call, sampling.temperature, sampling.top_p, tool.func_call_mode, run.hint_mode,
+            run.input_file, run.output_dir, run.num_test_sample, sampling.seed, engine.tensor_parallel_size) == (
+        "vllm", 8, 10, 30, -1, 130000, 32768, 0.6, 0.95, "jupyter", "none", "gsm8k.jsonl", "./output", -1, 0, 1)
 
 
 def test_data_parallel_split_matches_original():
@@ -67,12 +74,17 @@ def test_data_parallel_split_matches_original():
     (None, "input file not found"),
     ("", "input file has no examples"),
     ('{"prompt": "a"}\nnot json\n', ":2: not valid JSON"),
-    ('{"prompt": "a"}\n{"problem": "b"}\n', ":2: missing field 'prompt'"),
-    ('{"prompt": ""}\n', ":1: field 'prompt' must be a non-empty string"),
+    ('{"prompt": "a"}\n{"problem": "b"}\n', ":2: field 'prompt': missing"),
+    ('{"prompt": ""}\n', ":1: field 'prompt': must not be empty"),
+    ('{"prompt": 5}\n', ":1: field 'prompt': must be a string, got a number"),
+    ('[{"prompt": "a"}]\n', ":1: expected a JSON object, got a list"),
+    (b'{"prompt": "caf\xe9"}\n', ":1: not UTF-8 text"),
 ])
 def test_bad_input_is_one_line_exit_2_no_output(tmp_path, content, message):
     path = tmp_path / "in.jsonl"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
     out = tmp_path / "out"
     proc = _cli(["--input_file", str(path), "--output_dir", str(out), *SMALL])
@@ -85,8 +97,8 @@ def test_bad_input_is_one_line_exit_2_no_output(tmp_path, content, message):
 def test_torn_line_is_skipped_and_trimmed(tmp_path):
     path = tmp_path / "dp_rank_0.jsonl"
     path.write_text('{"prompt": "a", "gen": []}\n{"prompt": "b", "ge')
-    assert [r["prompt"] for r in read_jsonl_tolerant(str(path))] == ["a"]
-    assert cached_prompts(str(tmp_path)) == {"a"}
+    assert [r["prompt"] for _, r in read_jsonl_tolerant(str(path))] == ["a"]
+    assert answered_prompts(str(tmp_path)) == {"a"}
     writer = JsonlAppender(str(path))
     writer.write({"prompt": "c"})
     writer.close()
@@ -140,7 +152,7 @@ def test_kill_and_resume_gives_each_example_once(shared_data, tmp_path):
         fh.write('{"prompt": "torn')
     resumed = _cli([*args, "--enable_cache"], timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"({done_before} already in" in resumed.stderr
+    assert f"{done_before} of 6 selected problems already in" in resumed.stderr
     prompts = [r["prompt"] for r in _rows(out)]
     inputs = [json.loads(ln)["prompt"] for ln in src.read_text().splitlines()]
     assert sorted(prompts) == sorted(inputs)  # every example exactly once
@@ -154,16 +166,112 @@ def test_data_parallel_two_ranks(shared_data, tmp_path):
     proc = _cli(["--input_file", str(src), "--output_dir", str(out), "--data_parallel_size", "2",
                  *SMALL, "--max_tokens_per_call", "32"], timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    r0 = read_jsonl_tolerant(str(out / "dp_rank_0.jsonl"))
-    r1 = read_jsonl_tolerant(str(out / "dp_rank_1.jsonl"))
+    r0 = [r for _, r in read_jsonl_tolerant(str(out / "dp_rank_0.jsonl"))]
+    r1 = [r for _, r in read_jsonl_tolerant(str(out / "dp_rank_1.jsonl"))]
     inputs = [json.loads(ln)["prompt"] for ln in src.read_text().splitlines()]
     assert sorted(r["prompt"] for r in r0) == sorted(inputs[:2])  # the first rank takes the extra one
     assert [r["prompt"] for r in r1] == inputs[2:]
 
 
-def test_failing_rank_fails_the_command(shared_data, tmp_path):
+def test_failing_rank_fails_the_command(shared_data, tmp_path, model_dir):
     src = _subset(shared_data, tmp_path, 2)
+    broken = tmp_path / "weightless-model"  # tokenizer and config pass the up-front checks; the weights are missing
+    broken.mkdir()
+    for f in Path(model_dir).iterdir():
+        if not f.name.endswith(".safetensors"):
+            (broken / f.name).write_bytes(f.read_bytes())
     proc = _cli(["--input_file", str(src), "--output_dir", str(tmp_path / "out"), "--data_parallel_size", "2",
-                 "--model_name_or_path", str(tmp_path / "no-such-model"), *SMALL], timeout=300)
+                 "--model_name_or_path", str(broken), *SMALL], timeout=300)
     assert proc.returncode == 1
     assert "data-parallel rank" in proc.stderr and "failed" in proc.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--n_sampling", "0"], "--n_sampling: must be greater than 0"),
+    (["--start", "5", "--end", "2"], "--end: must be -1 (to the end) or greater than --start 5"),
+    (["--start", "-1"], "--start: must be 0 or more"),
+    (["--temperature", "-1"], "--temperature: must be 0 (greedy) or more"),
+    (["--top_p", "1.5"], "--top_p: must be in (0, 1]"),
+    (["--max_func_call", "-1"], "--max_func_call: must be greater than 0"),
+    (["--max_tokens_per_call", "0"], "--max_tokens_per_call: must be greater than 0"),
+    (["--max_model_len", "0"], "--max_model_len: must be greater than 0"),
+    (["--func_call_timeout", "0"], "--func_call_timeout: must be greater than 0"),
+    (["--data_parallel_size", "0"], "--data_parallel_size: must be greater than 0"),
+    (["--tensor_parallel_size", "0"], "--tensor_parallel_size: must be greater than 0"),
+    (["--batch_size", "0"], "--batch_size: must be greater than 0"),
+    (["--num_test_sample", "0"], "--num_test_sample: must be -1 (all) or greater than 0"),
+    (["--enable_cache", "--overwrite"], "--enable_cache: cannot be combined with --overwrite"),
+    (["--start", "40"], "selects no problem of the 2"),
+])
+def test_bad_flags_are_one_line_exit_2(shared_data, tmp_path, capsys, flags, message):
+    src = _subset(shared_data, tmp_path, 2)
+    out = tmp_path / "out"
+    assert cli(["--input_file", str(src), "--output_dir", str(out), "--engine", "hf", *flags]) == 2
+    err = capsys.readouterr().err
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], err
+    assert not out.exists()
+
+
+def test_output_dir_under_a_file_and_missing_vllm(shared_data, tmp_path, capsys):
+    src = _subset(shared_data, tmp_path, 1)
+    (tmp_path / "a_file").write_text("x")
+    assert cli(["--input_file", str(src), "--output_dir", str(tmp_path / "a_file" / "out"), "--engine", "hf"]) == 2
+    assert "cannot be a folder" in capsys.readouterr().err
+    if importlib.util.find_spec("vllm") is None:
+        assert cli(["--input_file", str(src), "--output_dir", str(tmp_path / "out")]) == 2
+        assert "--engine: vllm is not installed" in capsys.readouterr().err
+
+
+def test_earlier_results_are_never_deleted_by_a_bad_run(shared_data, tmp_path, capsys):
+    src = _subset(shared_data, tmp_path, 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = out / "dp_rank_0.jsonl"
+    earlier.write_text('{"prompt": "kept", "gen": ["x"]}\n')
+    base = ["--input_file", str(src), "--output_dir", str(out), "--engine", "hf"]
+    assert cli(base) == 2  # neither --enable_cache nor --overwrite
+    assert "pass --enable_cache to resume or --overwrite" in capsys.readouterr().err
+    assert cli([*base, "--overwrite", "--model_name_or_path", str(tmp_path / "no-such-model")]) == 2
+    assert "--model_name_or_path: cannot load a tokenizer" in capsys.readouterr().err
+    assert cli([*base, "--overwrite", "--max_model_len", "20"]) == 2  # a prompt that cannot fit
+    assert ":1: field 'prompt':" in capsys.readouterr().err
+    assert earlier.read_text() == '{"prompt": "kept", "gen": ["x"]}\n'
+
+
+@pytest.mark.slow
+def test_resume_finishes_exactly_the_selected_problems(shared_data, tmp_path):
+    src = _subset(shared_data, tmp_path, 4)
+    out = tmp_path / "out"
+    base = ["--input_file", str(src), "--output_dir", str(out), *SMALL, "--max_tokens_per_call", "24"]
+    assert _cli([*base, "--end", "1"], timeout=600).returncode == 0
+    resumed = _cli([*base, "--end", "2", "--enable_cache"], timeout=600)  # eval.sh re-runs look like this
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    inputs = [json.loads(ln)["prompt"] for ln in src.read_text().splitlines()]
+    assert sorted(r["prompt"] for r in _rows(out)) == sorted(inputs[:2])  # nothing beyond --end
+    again = _cli([*base, "--end", "2", "--enable_cache"], timeout=600)
+    assert again.returncode == 0 and "0 problems to run" in again.stderr
+    assert len(_rows(out)) == 2
+
+
+@pytest.mark.slow
+def test_sigterm_stops_data_parallel_workers(shared_data, tmp_path):
+    src = _subset(shared_data, tmp_path, 4)
+    out = tmp_path / "out"
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "infer.inference_vllm_dp_mj", "--input_file", str(src),
+                             "--output_dir", str(out), "--data_parallel_size", "2", *SMALL,
+                             "--max_tokens_per_call", "512", "--max_func_call", "8"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(parent.children()) < 2:
+        time.sleep(0.2)
+    workers = parent.children(recursive=True)
+    assert len(workers) >= 2
+    time.sleep(3)  # let the workers load their engines
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []  # no orphan keeps writing

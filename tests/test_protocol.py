@@ -5,6 +5,14 @@ import pytest
 from cort import protocol
 from cort.protocol import BUDGET_WARNING
 
+
+def _closes(text: str) -> bool:
+    return protocol.closing_cell(text) is not None
+
+
+def _last_code(text: str) -> str:
+    return protocol.find_cells(text)[-1].code
+
 ORIGINAL_WARNING = (
     "[SYSTEM]\nYou have exceeded the allowed number of code executions. You can no longer write or run "
     "code. Please continue solving the problem using your reasoning and analytical skills."
@@ -51,8 +59,8 @@ def test_find_cells_on_recorded_trajectory():
         "from sympy import factorint\nprint(factorint(360))",
         "import math\nprint(math.prod([4, 3, 2]))",
     ]
-    assert protocol.ends_with_closed_cell(RECORDED)
-    assert protocol.last_cell_code(RECORDED) == "import math\nprint(math.prod([4, 3, 2]))"
+    assert _closes(RECORDED)
+    assert _last_code(RECORDED) == "import math\nprint(math.prod([4, 3, 2]))"
     assert [o.text for o in protocol.find_outputs(RECORDED)] == ["{2: 3, 3: 2, 5: 1}"]
 
 
@@ -67,26 +75,25 @@ def test_find_cells_on_recorded_trajectory():
     "Here is text:\n```\nnot code\n```\n",
 ])
 def test_false_stops_do_not_close_a_cell(text):
-    assert not protocol.ends_with_closed_cell(text)
+    assert not _closes(text)
 
 
 def test_fence_inside_string_does_not_end_cell():
     text = "```python\ns = '''\n```\n'''\nprint(len(s))\n```\n"
-    assert protocol.ends_with_closed_cell(text)
-    assert protocol.last_cell_code(text) == "s = '''\n```\n'''\nprint(len(s))"
+    assert _closes(text)
+    assert _last_code(text) == "s = '''\n```\n'''\nprint(len(s))"
 
 
 def test_inline_backticks_inside_code_are_kept():
     text = "```python\nprint('use `x` here')\n```\n"
-    assert protocol.last_cell_code(text) == "print('use `x` here')"
+    assert _last_code(text) == "print('use `x` here')"
 
 
-def test_open_cell_start():
-    assert protocol.open_cell_start("abc ```python\nx=1\n") == 4
-    assert protocol.open_cell_start(RECORDED) is None
+def test_an_open_cell_is_not_a_cell():
+    assert protocol.find_cells("abc ```python\nx=1\n") == [] and protocol.closing_cell("abc ```python\nx=1\n") is None
 
 
 def test_code_with_syntax_error_still_closes():
     text = "```python\nprint((1+2)\n```\n"
-    assert protocol.ends_with_closed_cell(text)
-    assert protocol.last_cell_code(text) == "print((1+2)"
+    assert _closes(text)
+    assert _last_code(text) == "print((1+2)"

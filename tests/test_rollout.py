@@ -5,8 +5,8 @@ import time
 import pytest
 
 from cort import protocol
-from cort.rollout import INTERPRETER, MODEL, RolloutConfig, run_rollouts
 from cort.replay import ReplayEngine
+from cort.rollout import INTERPRETER, MODEL, RolloutConfig, run_rollouts
 
 P1, P2 = "<problem one>\n", "<problem two>\n"
 

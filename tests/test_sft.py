@@ -85,7 +85,7 @@ def test_sft_full_loss_decreases_and_infer_loads_it(tmp_path, hf_engine):
                           cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     losses = _losses(out)
-    assert len(losses) == 4 and all(l == l and l < 20 for l in losses) and losses[-1] < losses[0]
+    assert len(losses) == 4 and all(v == v and v < 20 for v in losses) and losses[-1] < losses[0]
     from cort.engine import SamplingParams
     from infer.engines.hf import HFEngine
 
@@ -115,7 +115,7 @@ def test_sft_deepspeed_zero2_two_cpu_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "checkpoint-2" / "global_step2").is_dir()  # a DeepSpeed ZeRO checkpoint
     assert (out / "model.safetensors").exists()
-    assert all(l == l for l in _losses(out))
+    assert all(v == v for v in _losses(out))
 
 
 @pytest.mark.slow
@@ -123,7 +123,8 @@ def test_rft_end_to_end(tmp_path, shared_data):
     out = tmp_path / "rft"
     proc = subprocess.run([sys.executable, "-m", "train.rft", "--problems",
                            str(shared_data / "toy_train.reason_step.parquet"), "--output_dir", str(out),
-                           "--n_samples", "2", "--limit", "2", "--max_func_call", "3", "--max_tokens_per_call", "64"],
+                           "--n_samples", "2", "--limit", "2", "--max_func_call", "3", "--max_tokens_per_call", "64",
+                           "--engine", "hf"],
                           cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     stats = json.loads((out / "rft_stats.json").read_text())
@@ -135,7 +136,7 @@ def test_rft_end_to_end(tmp_path, shared_data):
 def test_rft_selection_reasons_and_shortest(tokenizer, executor):
     from cort.replay import ReplayEngine
     from cort.rollout import RolloutConfig, run_rollouts
-    from train.rft import select
+    from train.rft import select, trajectory_row
 
     trajs = load_trajectories(str(FIXTURES))
     good_long, good_short, habits = trajs[3]["response"], trajs[2]["response"], trajs[6]["response"]
@@ -149,14 +150,103 @@ def test_rft_selection_reasons_and_shortest(tokenizer, executor):
                 {"problem": "p2", "prompt": "p2", "gt_answer": "3"},
                 {"problem": "p3", "prompt": "p3", "gt_answer": "3349076"}]
     # p1: coded and correct, no code, wrong; p2: three correct copies; p3: correct but with both bad habits
-    rows, stats = select(problems, out[:3] + [out[3]] * 3 + [out[4]] * 3, n=3, keep=1)
+    kept, stats = select(problems, out[:3] + [out[3]] * 3 + [out[4]] * 3, n=3, keep=1)
+    rows = [trajectory_row(p, t, "none", "the-model") for p, t in kept]
     assert (stats["accepted"], stats["rejected_no_code"], stats["rejected_incorrect"],
             stats["rejected_delayed_computation"]) == (4, 1, 1, 3)
     assert [r["gt_answer"] for r in rows] == ["234168", "3"] and stats["kept"] == 2
     assert protocol.find_outputs(rows[0]["response"])[0].text == "234168"  # real interpreter output
+    # token-exact: SFT trains on the loop's own ids, interpreter tokens masked, nothing re-tokenised
+    from train.sft import build_dataset
+
+    [ex] = build_dataset(rows[:1], tokenizer, None, "the-model").to_list()
+    traj = kept[0][1]
+    assert ex["input_ids"] == traj.prompt_ids + traj.completion_ids
+    trained = [t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab != IGNORE_INDEX]
+    assert trained == [t for t, m in zip(traj.completion_ids, traj.model_mask) if m]
+    assert "```output" not in tokenizer.decode(trained) and "\\boxed{234168}" in tokenizer.decode(trained)
+    [other] = build_dataset(rows[:1], tokenizer, None, "another-model").to_list()  # other tokenizer: from text
+    assert other == masked_example(tokenizer, rows[0]["prompt"], rows[0]["response"])
 
 
 def _without_outputs(response: str) -> str:
     for block in reversed(protocol.find_outputs(response)):
         response = response[:block.start] + response[block.end:]
     return response
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "no/such/file.jsonl", "--output_dir", "{out}", "--use_cpu"],
+     "no/such/file.jsonl: input file not found"),
+    (["--data", "{bad}", "--output_dir", "{out}", "--use_cpu"], ":2: field 'response': missing"),
+    (["--data", "{fixtures}", "--output_dir", "{out}", "--use_cpu", "--num_train_epochs", "-1"],
+     "--num_train_epochs: must be greater than 0"),
+    (["--data", "{fixtures}", "--output_dir", "{out}", "--use_cpu", "--per_device_train_batch_size", "0"],
+     "--per_device_train_batch_size: must be greater than 0"),
+    (["--data", "{fixtures}", "--output_dir", "{afile}/sub", "--use_cpu"], "cannot be a folder"),
+    (["--data", "{fixtures}", "--output_dir", "{out}", "--use_cpu", "--load_best_model_at_end", "--eval_strategy",
+      "no"], "load_best_model_at_end"),  # transformers' own check, as one line
+])
+def test_sft_bad_input_one_line_exit_2(tmp_path, capsys, argv, message):
+    from train.sft import cli
+
+    bad = tmp_path / "bad.jsonl"
+    good = FIXTURES.read_text().splitlines()[0]
+    bad.write_text(good + "\n" + json.dumps({"problem": "p", "gt_answer": "1"}) + "\n")
+    (tmp_path / "afile").write_text("x")
+    fill = {"out": str(tmp_path / "out"), "bad": str(bad), "fixtures": str(FIXTURES), "afile": str(tmp_path / "afile")}
+    assert cli([a.format(**fill) for a in argv]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_sft_refuses_to_replace_a_trained_model(tmp_path, capsys):
+    from train.sft import cli
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.safetensors").write_text("earlier model")
+    assert cli(["--data", str(FIXTURES), "--output_dir", str(out), "--use_cpu", "--max_steps", "1"]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert (out / "model.safetensors").read_text() == "earlier model"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--problems", "{parquet}", "--output_dir", "{out}", "--engine", "hf", "--n_samples", "0"],
+     "--n_samples: must be greater than 0"),
+    (["--problems", "{wrong_parquet}", "--output_dir", "{out}", "--engine", "hf"], "row 1: field 'prompt': missing"),
+    (["--problems", "{parquet}", "--output_dir", "{out}", "--engine", "hf", "--", "--num_train_epochs", "2"],
+     "--train: flags after -- are train.sft's"),
+    (["--problems", "{parquet}", "--output_dir", "{out}", "--engine", "hf", "--train", "--",
+      "--num_train_epochs", "-1", "--use_cpu"], "--num_train_epochs: must be greater than 0"),
+    (["--problems", "{parquet}", "--output_dir", "{out}", "--engine", "hf", "--max_func_call", "0"],
+     "--max_func_call: must be greater than 0"),
+])
+def test_rft_bad_input_before_any_sampling(tmp_path, shared_data, capsys, argv, message):
+    import pandas as pd
+
+    from train.rft import cli
+
+    wrong = tmp_path / "wrong.parquet"
+    pd.DataFrame({"question": ["q"], "answer": ["1"]}).to_parquet(wrong)
+    fill = {"parquet": str(shared_data / "toy_train.reason_step.parquet"), "out": str(tmp_path / "out"),
+            "wrong_parquet": str(wrong)}
+    assert cli([a.format(**fill) for a in argv]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert not (tmp_path / "out" / "rft_data.jsonl").exists()
+
+
+def test_trajectory_rows_need_an_answer_and_a_prompt(tmp_path):
+    from cort.errors import InputError
+
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"prompt": "only a prompt", "response": "r", "gt_answer": "1"}) + "\n")
+    assert load_trajectories(str(path))[0]["problem"] == "only a prompt"  # prompt without problem is fine
+    path.write_text(json.dumps({"prompt": "p", "gen": ["\\boxed{1}"]}) + "\n")
+    with pytest.raises(InputError, match=":1: field 'gt_answer': missing"):
+        load_trajectories(str(path))
+    path.write_text(json.dumps({"prompt": "p", "gen": "\\boxed{1}", "gt_answer": "1"}) + "\n")
+    with pytest.raises(InputError, match="field 'gen': must be a list"):
+        load_trajectories(str(path))

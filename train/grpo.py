@@ -1,7 +1,7 @@
 """GRPO with the Python interpreter inside every rollout (CoRT's RL stage) on TRL's ``GRPOTrainer``.
 
     python -m train.grpo --data ../shared/data/toy_train.reason_step.parquet --output_dir out/grpo \\
-        --num_generations 8 --max_completion_length 4096 --max_num_func_calls 12 [--use_cpu]
+        --num_generations 8 --max_completion_length 4096 --max_func_call 13 [--use_cpu]
 
 Rollouts go through ``cort.rollout`` (the one tool loop) with the policy wrapped as a
 transformers engine; ``env_mask`` marks interpreter tokens, which TRL folds into the loss mask, so
@@ -14,42 +14,61 @@ token-efficiency shaping ``--length_penalty`` (off). Logged besides: accuracy, c
 response, code error rate (``rewards/<name>`` with weight 0).
 
 Defaults follow the CoRT recipe: 8 generations, temperature 0.6, top_p 0.95, KL coefficient 0.001
-(``low_var_kl`` in verl = TRL's k3 estimator), lr 1e-6, 12 code calls in training, 15 in validation.
+(``low_var_kl`` in verl = TRL's k3 estimator), lr 1e-6. The tool-loop flags are the shared ones
+(``--max_func_call`` counts generate rounds everywhere); GRPO's own defaults differ: 13 rounds in
+training (12 code calls) and ``--val_max_func_call 16`` (15) in validation; a round's token budget
+is ``min(--max_tokens_per_call, --max_completion_length)``.
 ``--select_solved_between A B --select_n N`` keeps only problems the starting model solves between A
 and B times in N tries (the paper keeps the ones solved exactly once).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 
+from cort.args import ToolArguments, require, rollout_config, validate_sampling
+from cort.chat import render_prompt
+from cort.cli import parse_flags, run_command
+from train.common import check_training_args, cpu_precision, save_for_inference
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+logger = logging.getLogger(__name__)
 
 GRPO_DEFAULTS = dict(num_generations=8, temperature=0.6, top_p=0.95, beta=0.001, learning_rate=1e-6,
-                     max_completion_length=4096, logging_steps=1, report_to="none")
+                     max_completion_length=4096, logging_steps=1, report_to="none", max_func_call=13)
 
 
 @dataclass
 class GRPOScriptArguments:
-    """Data, tool budget, reward and data selection."""
+    """Data, validation budget, reward and data selection."""
 
     data: list[str] = field(default_factory=lambda: ["../shared/data/toy_train.reason_step.parquet"],
                             metadata={"help": "verl parquet or benchmark-style JSONL"})
     val_data: str | None = field(default=None, metadata={"help": "validation set (avg@n via eval_strategy)"})
     val_limit: int = field(default=0, metadata={"help": "first k validation problems (0: all)"})
-    max_num_func_calls: int = 12
-    val_max_num_func_calls: int = 15
-    func_call_timeout: float = 30.0
+    val_max_func_call: int = field(default=16, metadata={"help": "generate rounds per trajectory in validation"})
     correctness_reward: bool = True
     code_error_penalty: float = 0.1
     penalize_no_code: bool = False
     length_penalty: float = 0.0
     select_solved_between: list[int] | None = field(default=None, metadata={"help": "A B"})
     select_n: int = 8
+    overwrite: bool = field(default=False, metadata={"help": "replace a model already saved in output_dir"})
+
+    def __post_init__(self) -> None:
+        require("val_limit", self.val_limit >= 0, f"must be 0 (all) or more, got {self.val_limit}")
+        require("val_max_func_call", self.val_max_func_call > 0,
+                f"must be greater than 0, got {self.val_max_func_call}")
+        require("select_n", self.select_n > 0, f"must be greater than 0, got {self.select_n}")
+        if self.select_solved_between is not None:
+            low_high = self.select_solved_between
+            require("select_solved_between", len(low_high) == 2 and 0 <= low_high[0] <= low_high[1] <= self.select_n,
+                    f"expected two numbers A B with 0 <= A <= B <= --select_n, got {low_high}")
 
 
 def _text(completion) -> str:
@@ -67,9 +86,8 @@ def make_rewards(script_args: GRPOScriptArguments, max_tokens: int):
         for i, completion in enumerate(completions):
             text = _text(completion)
             r = float(grade(text, gt_answer[i])) if script_args.correctness_reward else 0.0
-            if code_calls[i] > 0 and code_errors[i] == code_calls[i]:
-                r -= script_args.code_error_penalty
-            elif code_calls[i] == 0 and script_args.penalize_no_code:
+            all_errored = code_calls[i] > 0 and code_errors[i] == code_calls[i]
+            if all_errored or code_calls[i] == 0 and script_args.penalize_no_code:
                 r -= script_args.code_error_penalty
             if script_args.length_penalty and completion_ids is not None:
                 r -= script_args.length_penalty * len(completion_ids[i]) / max_tokens
@@ -99,25 +117,29 @@ def _vllm_engine(trainer):
     return VLLMEngine.from_llm(llm)
 
 
-def make_rollout_func(script_args: GRPOScriptArguments, executor, tokenizer):
+def loop_config(tool: ToolArguments, args, max_func_call: int, prompt_ids: list[list[int]], seed: int):
+    """The tool loop's settings for one GRPO rollout batch (budgets cut to the completion length)."""
+    return rollout_config(
+        tool, max_func_call=max_func_call,
+        max_tokens_per_call=min(tool.max_tokens_per_call, args.max_completion_length),
+        max_model_len=min(tool.max_model_len, max(len(p) for p in prompt_ids) + args.max_completion_length),
+        temperature=args.temperature, top_p=1.0 if args.temperature == 0 else args.top_p, seed=seed)
+
+
+def make_rollout_func(script_args: GRPOScriptArguments, tool: ToolArguments, executor, tokenizer):
     """A TRL ``rollout_func`` that runs the CoRT tool loop with the current policy."""
     from trl.models.utils import unwrap_model_for_generation
 
-    from cort.rollout import RolloutConfig, run_rollouts
+    from cort.rollout import run_rollouts
     from infer.engines.hf import HFEngine
 
     def rollout(prompts: list, trainer) -> dict:
         args = trainer.args
         training = trainer.model.training
-        chats = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
-                 if isinstance(p, list) else p for p in prompts]
+        chats = [p if isinstance(p, str) else render_prompt(tokenizer, p) for p in prompts]
         prompt_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in chats]
-        cfg = RolloutConfig(
-            max_func_call=(script_args.max_num_func_calls if training else script_args.val_max_num_func_calls) + 1,
-            max_tokens_per_call=args.max_completion_length,
-            max_model_len=max(len(p) for p in prompt_ids) + args.max_completion_length,
-            func_call_timeout=script_args.func_call_timeout, temperature=args.temperature, top_p=args.top_p,
-            seed=args.seed + trainer.state.global_step * 7919)
+        rounds = tool.max_func_call if training else script_args.val_max_func_call
+        cfg = loop_config(tool, args, rounds, prompt_ids, args.seed + trainer.state.global_step * 7919)
         cell_seconds = []
         start = time.perf_counter()
         on_cell = lambda t, code, result: cell_seconds.append(result.elapsed)  # noqa: E731
@@ -156,72 +178,107 @@ def load_dataset_rows(paths: list[str]):
     return Dataset.from_list(rows)
 
 
-def select_problems(dataset, model, tokenizer, executor, script_args, args):
+def select_problems(dataset, model, tokenizer, executor, script_args, tool, args):
     """Problems the starting model solves between A and B times out of ``select_n`` tries."""
-    from cort.rollout import RolloutConfig, run_rollouts
+    from cort.rollout import run_rollouts
     from evaluation.grader import grade
     from infer.engines.hf import HFEngine
 
     low, high = script_args.select_solved_between
     n = script_args.select_n
     engine = HFEngine(model=model, tokenizer=tokenizer)
-    chats = [tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
-             if isinstance(r["prompt"], list) else r["prompt"] for r in dataset]
-    cfg = RolloutConfig(max_func_call=script_args.max_num_func_calls + 1, max_tokens_per_call=args.max_completion_length,
-                        max_model_len=8192, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    chats = [r["prompt"] if isinstance(r["prompt"], str) else render_prompt(tokenizer, r["prompt"]) for r in dataset]
+    prompt_ids = [engine.encode(c) for c in chats]
+    cfg = loop_config(tool, args, tool.max_func_call, prompt_ids, args.seed)
     trajs = run_rollouts(engine, [c for c in chats for _ in range(n)], cfg, executor=executor, progress=True)
     keep = [i for i, row in enumerate(dataset)
             if low <= sum(grade(t.text, row["gt_answer"]) for t in trajs[i * n:(i + 1) * n]) <= high]
-    print(f"data selection: kept {len(keep)} of {len(dataset)} problems solved {low}..{high} times in {n}",
-          file=sys.stderr)
+    logger.info("data selection: kept %d of %d problems solved %d..%d times in %d", len(keep), len(dataset), low,
+                high, n)
     model.train()
     return dataset.select(keep)
 
 
-def build_trainer(argv: list[str] | None = None):
-    """Parse flags and build (trainer, executor); used by ``main`` and the tests."""
+def make_parser():
+    """GRPO's flags, the shared tool-loop flags (GRPO defaults), TRL's ``GRPOConfig`` and ``ModelConfig``."""
+    from trl import GRPOConfig, ModelConfig, TrlParser
+
+    parser = TrlParser((GRPOScriptArguments, ToolArguments, GRPOConfig, ModelConfig), description=__doc__)
+    parser.set_defaults(**GRPO_DEFAULTS)
+    return parser
+
+
+def check_grpo_args(script_args: GRPOScriptArguments, args) -> None:
+    """GRPO-specific checks of TRL's flags (besides :func:`train.common.check_training_args`)."""
+    check_training_args(args, script_args.overwrite)
+    require("num_generations", args.num_generations is not None and args.num_generations >= 2,
+            f"must be 2 or more (a group needs several rollouts to compare), got {args.num_generations}")
+    require("max_completion_length", args.max_completion_length > 0,
+            f"must be greater than 0, got {args.max_completion_length}")
+    require("beta", args.beta >= 0, f"must be 0 or more, got {args.beta}")
+    validate_sampling(args.temperature, args.top_p)
+
+
+def build_trainer(script_args: GRPOScriptArguments, tool: ToolArguments, args, model_args):
+    """Build (trainer, executor) from parsed flags; used by ``main`` and the tests."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer, ModelConfig, TrlParser, get_peft_config
+    from transformers import AutoModelForCausalLM
+    from trl import GRPOTrainer, get_peft_config
 
     from cort.executor import JupyterExecutor
-    from cort.models import resolve_model
+    from cort.models import load_tokenizer, resolve_model
 
-    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
-    parser.set_defaults(**GRPO_DEFAULTS)
-    script_args, args, model_args = parser.parse_args_and_config(args=argv)
-    model_path = resolve_model(model_args.model_name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16 if args.bf16 else torch.float32)
-    executor = JupyterExecutor(timeout=script_args.func_call_timeout)
+    check_grpo_args(script_args, args)
     train_set = load_dataset_rows(script_args.data)
-    if script_args.select_solved_between:
-        train_set = select_problems(train_set, model, tokenizer, executor, script_args, args)
     eval_set = load_dataset_rows([script_args.val_data]) if script_args.val_data else None
+    model_path = resolve_model(model_args.model_name_or_path)
+    tokenizer = load_tokenizer(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16 if args.bf16 else torch.float32)
+    executor = JupyterExecutor(timeout=float(tool.func_call_timeout))
+    if script_args.select_solved_between:
+        train_set = select_problems(train_set, model, tokenizer, executor, script_args, tool, args)
     if eval_set is not None and script_args.val_limit:
         eval_set = eval_set.select(range(min(script_args.val_limit, len(eval_set))))
     reward_funcs, weights = make_rewards(script_args, args.max_completion_length)
     args.reward_weights = weights
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=train_set,
                           eval_dataset=eval_set, processing_class=tokenizer, peft_config=get_peft_config(model_args),
-                          rollout_func=make_rollout_func(script_args, executor, tokenizer))
+                          rollout_func=make_rollout_func(script_args, tool, executor, tokenizer))
     return trainer, executor
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(script_args: GRPOScriptArguments, tool: ToolArguments, args, model_args) -> int:
     """Train and save a plain HF folder."""
-    trainer, executor = build_trainer(argv)
+    trainer, executor = build_trainer(script_args, tool, args, model_args)
     try:
         trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
-        from train.sft import save_for_inference
-
         save_for_inference(trainer, trainer.processing_class, trainer.args.output_dir)
     finally:
         executor.shutdown()
     return 0
 
 
+def precheck_flags(argv: list[str]) -> None:
+    """Flags TRL's ``GRPOConfig`` would crash on while it is built (``--num_generations 0`` divides by 0)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--num_generations", "--num-generations", type=int, default=None)
+    known, _ = ap.parse_known_args(argv)
+    if known.num_generations is not None:
+        require("num_generations", known.num_generations >= 2,
+                f"must be 2 or more (a group needs several rollouts to compare), got {known.num_generations}")
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """Parse flags and run (bad input: one line, exit 2)."""
+    def body() -> int:
+        flags = cpu_precision(sys.argv[1:] if argv is None else argv)
+        precheck_flags(flags)
+        return main(*parse_flags(make_parser(), flags))
+
+    return run_command(body)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

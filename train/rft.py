@@ -7,22 +7,63 @@ For each problem, n trajectories are sampled with the engine and the real interp
 (``cort.rollout``), graded, and kept only if: correct, used code, not every cell errored, and
 neither bad habit the paper filters (delayed computation, code-result distrust; the ``cort.hints``
 detectors). Per problem the k shortest survivors are kept (token efficiency). Writes
-``rft_data.jsonl`` (trajectory format) and ``rft_stats.json`` (kept/rejected by reason).
+``rft_data.jsonl`` (trajectory format; with ``--style none`` each row also carries the tool
+loop's token ids, so SFT trains on exactly what was sampled) and ``rft_stats.json``.
+
+The tool-loop, sampling and engine flags are the shared ones of the inference CLI, same names and
+defaults (``--engine vllm``, ``--max_func_call 10`` rounds, ``--max_tokens_per_call 32768``,
+``--max_model_len 130000``, cut to the model's context with ``--engine hf``). With ``--train``,
+the flags after ``--`` are ``train.sft``'s; they are checked before sampling starts, and SFT
+runs in this process on the kept trajectories (default output ``<output_dir>/model``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 
 from cort import hints
-from cort.rollout import RolloutConfig, Trajectory, run_rollouts
+from cort.args import EngineArguments, SamplingArguments, ToolArguments, require, rollout_config
+from cort.chat import HINT_MODES, render_prompt
+from cort.cli import parse_flags, run_command
+from cort.io import check_output_dir, write_json_atomic, write_jsonl_atomic
+from cort.rollout import Trajectory, run_rollouts
 from evaluation.grader import grade
+from train.common import check_training_args, cpu_precision
 
+logger = logging.getLogger(__name__)
 REASONS = ("incorrect", "no_code", "all_code_errored", "delayed_computation", "code_distrust")
+STYLES = ("none", "prompt_hint", "hint_engineering")
+OUTPUT_FILES = ("rft_data.jsonl", "rft_stats.json")
+
+
+@dataclass
+class RFTArguments:
+    """Problems, sampling counts, filters and what to do with the kept trajectories."""
+
+    problems: str = field(metadata={"help": "benchmark-style JSONL or verl parquet"})
+    output_dir: str = field(metadata={"help": "rft_data.jsonl, rft_stats.json (and model/ with --train)"})
+    n_samples: int = field(default=8, metadata={"help": "trajectories sampled per problem"})
+    keep_per_problem: int = field(default=2, metadata={"help": "shortest accepted trajectories kept per problem"})
+    limit: int = field(default=0, metadata={"help": "first k problems (0: all)"})
+    hint_mode: str = field(default="none", metadata={"choices": list(HINT_MODES), "help": "prompt-hint while sampling"})
+    style: str = field(default="none", metadata={"choices": list(STYLES),
+                                                 "help": "hint style applied to the kept trajectories"})
+    train: bool = field(default=False, metadata={"help": "run train.sft on the result (its flags after --)"})
+    overwrite: bool = field(default=False, metadata={"help": "replace the results of an earlier run"})
+
+    def __post_init__(self) -> None:
+        require("n_samples", self.n_samples > 0, f"must be greater than 0, got {self.n_samples}")
+        require("keep_per_problem", self.keep_per_problem > 0, f"must be greater than 0, got {self.keep_per_problem}")
+        require("limit", self.limit >= 0, f"must be 0 (all) or more, got {self.limit}")
+        check_output_dir(self.output_dir, "output_dir")
+        existing = [f for f in OUTPUT_FILES if os.path.exists(os.path.join(self.output_dir, f))]
+        require("output_dir", self.overwrite or not existing,
+                f"{self.output_dir} already holds {', '.join(existing)}; pass --overwrite to replace them")
 
 
 def rejection_reason(traj: Trajectory, gt_answer: str) -> str | None:
@@ -40,10 +81,11 @@ def rejection_reason(traj: Trajectory, gt_answer: str) -> str | None:
     return None
 
 
-def select(problems: list[dict], trajs: list[Trajectory], n: int, keep: int) -> tuple[list[dict], Counter]:
-    """The k shortest accepted trajectories per problem, and counts by reason."""
+def select(problems: list[dict], trajs: list[Trajectory], n: int, keep: int) -> tuple[list[tuple[dict, Trajectory]],
+                                                                                       Counter]:
+    """The k shortest accepted trajectories per problem (with their problem), and counts by reason."""
     stats: Counter = Counter()
-    rows = []
+    kept = []
     for i, problem in enumerate(problems):
         accepted = []
         for traj in trajs[i * n:(i + 1) * n]:
@@ -54,78 +96,91 @@ def select(problems: list[dict], trajs: list[Trajectory], n: int, keep: int) -> 
         accepted.sort(key=lambda t: t.model_tokens)
         stats["kept"] += min(keep, len(accepted))
         stats["problems_with_data"] += int(bool(accepted))
-        rows += [{"problem": problem["problem"], "prompt": problem["prompt"], "response": t.text,
-                  "gt_answer": problem["gt_answer"], "source": problem.get("source", ""),
-                  "model_tokens": t.model_tokens} for t in accepted[:keep]]
-    return rows, stats
+        kept += [(problem, t) for t in accepted[:keep]]
+    return kept, stats
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Sample, filter, write; run train.sft on the result with ``--train``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    sft_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--problems", required=True, help="benchmark-style JSONL or verl parquet")
-    ap.add_argument("--output_dir", required=True)
-    ap.add_argument("--model_name_or_path", default="")
-    ap.add_argument("--engine", default="hf", choices=["hf", "vllm"])
-    ap.add_argument("--n_samples", type=int, default=8)
-    ap.add_argument("--keep_per_problem", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=0, help="first k problems (0: all)")
-    ap.add_argument("--temperature", type=float, default=0.6)
-    ap.add_argument("--top_p", type=float, default=0.95)
-    ap.add_argument("--max_func_call", type=int, default=15)
-    ap.add_argument("--max_tokens_per_call", type=int, default=4096)
-    ap.add_argument("--max_model_len", type=int, default=8192)
-    ap.add_argument("--hint_mode", default="none", choices=["none", "prompt"], help="prompt-hint while sampling")
-    ap.add_argument("--style", default="none", choices=["none", "prompt_hint", "hint_engineering"],
-                    help="hint style applied to the kept trajectories")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--train", action="store_true", help="run train.sft on the result (flags after --)")
-    args = ap.parse_args(argv)
+def trajectory_row(problem: dict, traj: Trajectory, style: str, model_path: str) -> dict:
+    """A kept trajectory in the trajectory format; token-exact fields when its text is unchanged."""
+    row = {"problem": problem["problem"], "prompt": problem["prompt"], "response": traj.text,
+           "gt_answer": problem["gt_answer"], "source": problem.get("source", ""), "model_tokens": traj.model_tokens}
+    if style == "prompt_hint":
+        row["response"] = hints.prepend_prompt_hint(traj.text)
+    elif style == "hint_engineering":
+        row["response"] = hints.apply_hint_engineering(traj.text)[0]
+    else:
+        row.update(prompt_ids=traj.prompt_ids, completion_ids=traj.completion_ids, model_mask=traj.model_mask,
+                   tokenizer=model_path)
+    return row
 
-    from cort.models import resolve_model
-    from data.build_sft import apply_hint_engineering, apply_prompt_hint
+
+def make_parser():
+    """RFT's flags and the shared engine, tool-loop and sampling flags."""
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser((RFTArguments, EngineArguments, ToolArguments, SamplingArguments), description=__doc__)
+
+
+def parse_sft_flags(args: RFTArguments, sft_argv: list[str], model_path: str) -> tuple:
+    """``train.sft``'s dataclasses from the flags after ``--``, defaulting the model and the output folder."""
+    from train import sft
+
+    script_args, training_args, model_args = parse_flags(sft.make_parser(), cpu_precision(sft_argv))
+    if "--output_dir" not in sft_argv:
+        training_args.output_dir = os.path.join(args.output_dir, "model")
+    if "--model_name_or_path" not in sft_argv:
+        model_args.model_name_or_path = model_path
+    check_training_args(training_args, script_args.overwrite)
+    return script_args, training_args, model_args
+
+
+def main(args: RFTArguments, engine_args: EngineArguments, tool: ToolArguments, sampling: SamplingArguments,
+         sft_argv: list[str] | None = None) -> int:
+    """Sample, filter, write; with ``--train`` run ``train.sft.main`` on the kept trajectories in-process."""
+    from cort.models import context_limit, load_tokenizer, resolve_model
     from data.trajectories import load_problems
-    from infer.engines import make_engine
-    from infer.inference_vllm_dp_mj import chat_prompt
+    from infer.engines import build_engine, check_engine_available
 
+    check_engine_available(engine_args.engine)
+    require("train", args.train or not sft_argv, "flags after -- are train.sft's; they need --train")
     problems = load_problems(args.problems)
     if args.limit:
         problems = problems[:args.limit]
-    model_path = resolve_model(args.model_name_or_path)
-    engine = make_engine(args.engine, model_path, **({"max_model_len": args.max_model_len} if args.engine == "vllm" else {}))
-    prompts = [chat_prompt(engine.tokenizer, p["prompt"], args.hint_mode) for p in problems]
-    cfg = RolloutConfig(max_func_call=args.max_func_call, max_tokens_per_call=args.max_tokens_per_call,
-                        max_model_len=args.max_model_len, temperature=args.temperature, top_p=args.top_p,
-                        seed=args.seed)
+    model_path = resolve_model(engine_args.model_name_or_path)
+    load_tokenizer(model_path)
+    sft_args = parse_sft_flags(args, sft_argv or [], model_path) if args.train else None
+    max_model_len = tool.max_model_len
+    limit = context_limit(model_path) if engine_args.engine == "hf" else None
+    if limit and max_model_len > limit:
+        max_model_len = limit
+    engine = build_engine(engine_args, model_path, max_model_len, sampling.seed)
+    prompts = [render_prompt(engine.tokenizer, p["prompt"], args.hint_mode) for p in problems]
+    cfg = rollout_config(tool, sampling, max_model_len=max_model_len,
+                         max_batch=engine_args.batch_size if engine_args.engine == "hf" else 0)
     trajs = run_rollouts(engine, [p for p in prompts for _ in range(args.n_samples)], cfg, progress=True)
-    rows, stats = select(problems, trajs, args.n_samples, args.keep_per_problem)
-    for row in rows:
-        if args.style == "prompt_hint":
-            row["response"] = apply_prompt_hint(row["response"])
-        elif args.style == "hint_engineering":
-            row["response"] = apply_hint_engineering(row["response"])[0]
-    os.makedirs(args.output_dir, exist_ok=True)
-    data_path = os.path.join(args.output_dir, "rft_data.jsonl")
-    with open(data_path, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    kept, stats = select(problems, trajs, args.n_samples, args.keep_per_problem)
+    rows = [trajectory_row(problem, traj, args.style, model_path) for problem, traj in kept]
+    write_jsonl_atomic(os.path.join(args.output_dir, "rft_data.jsonl"), rows)
     report = {"problems": len(problems), "samples": len(trajs), **{k: stats[k] for k in sorted(stats)}}
-    with open(os.path.join(args.output_dir, "rft_stats.json"), "w") as fh:
-        json.dump(report, fh, indent=2)
+    write_json_atomic(os.path.join(args.output_dir, "rft_stats.json"), report, indent=2)
     print(json.dumps(report, indent=2))
-    if args.train:
-        if not rows:
-            print("error: no trajectory survived rejection sampling; nothing to train on", file=sys.stderr)
-            return 1
-        from train.sft import main as sft_main
+    if sft_args is None:
+        return 0
+    if not rows:
+        print("error: no trajectory survived rejection sampling; nothing to train on", file=sys.stderr)
+        return 1
+    del engine  # free the sampling model before training
+    from train import sft
 
-        return sft_main(["--data", data_path, "--model_name_or_path", model_path,
-                         "--output_dir", os.path.join(args.output_dir, "model"), *sft_args])
-    return 0
+    return sft.main(*sft_args, rows=rows)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """Parse flags (``train.sft``'s after ``--``) and run (bad input: one line, exit 2)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    own, sft_argv = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    return run_command(lambda: main(*parse_flags(make_parser(), own), sft_argv=sft_argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

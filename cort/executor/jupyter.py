@@ -6,7 +6,6 @@ import itertools
 import shutil
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from cort.executor.config import ExecutorConfig
@@ -99,14 +98,6 @@ class JupyterExecutor:
             return session.run(code, timeout)
         finally:
             session.close()
-
-    def batch_run_stateless(self, codes: list[str], timeout: float | None = None) -> list[ExecutionResult]:
-        """Run independent cells concurrently, results in input order."""
-        if not codes:
-            return []
-        workers = min(len(codes), self.config.max_kernels)
-        with ThreadPoolExecutor(max_workers=workers) as threads:
-            return list(threads.map(lambda c: self.run_stateless(c, timeout), codes))
 
     def shutdown(self) -> None:
         """Close every session and stop every kernel."""

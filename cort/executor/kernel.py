@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
-import uuid
 import sys
 import time
+import uuid
 
 import psutil
 from jupyter_client import KernelManager
@@ -38,7 +39,7 @@ os.environ['TMPDIR'] = os.environ['HOME'] = workdir
 class _SpecManager(KernelSpecManager):
     """Serves one kernel spec: this interpreter, started through the limiting launcher."""
 
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:  # noqa: D102
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         argv = [
             sys.executable, _LAUNCHER, "-f", "{connection_file}",
             "--colors=NoColor", "--HistoryManager.enabled=False",
@@ -105,10 +106,8 @@ class Kernel:
         except psutil.Error:
             return
         for child in children:
-            try:
+            with contextlib.suppress(psutil.Error):
                 child.kill()
-            except psutil.Error:
-                pass
         psutil.wait_procs(children, timeout=2)
 
     def restart(self) -> None:
@@ -171,7 +170,8 @@ class Kernel:
             self.restart()
             res.restarted = True
             res.error_name = "KernelDied"
-            res.error = "KernelDied: the interpreter process died (memory limit or exit); it was restarted and earlier variables are lost"
+            res.error = ("KernelDied: the interpreter process died (memory limit or exit); it was restarted and "
+                         "earlier variables are lost")
         self._drain_shell(msg_id)
         res.elapsed = time.monotonic() - start
         return res

