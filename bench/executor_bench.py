@@ -9,8 +9,13 @@ first reads state from earlier cells. Two executors run it:
   (``batch_apply``) running ``exec()``; the "jupyter" mode re-runs the trajectory's earlier
   cells (prints removed, as the original's emulation does) before the new one.
 
-Both must print the same outputs; the script checks that, then prints a markdown table with
-wall time, cells/s and the ratio, plus kernel start time and median single-cell latency.
+- ``floor``: the physical floor, the same cells back to back in one bare Python process per core
+  (state in a plain dict, no kernel, no isolation, no confinement).
+
+All must print the same outputs; the script checks that, then prints markdown tables: wall time,
+cells/s and the ratios against the baseline and the floor; p50/p99 latency and calls/s of a short
+cell at 1, 8 and 64 concurrent sessions; session start (warm pool and cold kernel, sandbox on and
+off) and the cost of the confinement calls themselves.
 
     python bench/executor_bench.py --trajectories 64 --cells 6
 """
@@ -29,7 +34,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cort.executor import ExecutorConfig, JupyterExecutor
+from cort import protocol
+from cort.executor import ExecutorConfig, JupyterExecutor, cgroup
 from cort.executor.kernel import Kernel
 
 LIGHT_SYMPY = [
@@ -93,6 +99,29 @@ def _exec_program(program: str) -> tuple[str, str]:
         return "", f"{type(err).__name__}: {err}"
 
 
+def _floor_trajectory(cells: list[str]) -> list[str]:
+    namespace: dict = {"__name__": "__main__"}
+    outputs = []
+    for cell in cells:
+        buf = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buf):
+                exec(cell, namespace)
+            outputs.append(protocol.postprocess(buf.getvalue(), ""))
+        except Exception as err:  # noqa: BLE001
+            outputs.append(f"{type(err).__name__}: {err}")
+    return outputs
+
+
+def run_floor(trajs: list[list[str]], workers: int) -> tuple[float, list[list[str]]]:
+    """The same cells back to back, one bare Python process per core, nothing else."""
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool.submit(int).result()  # processes up before the clock starts
+        start = time.perf_counter()
+        outputs = list(pool.map(_floor_trajectory, trajs))
+    return time.perf_counter() - start, outputs
+
+
 def run_baseline(trajs: list[list[str]], workers: int) -> tuple[float, list[list[str]]]:
     """Round-synchronous: each round a new process pool runs every trajectory's program."""
     outputs: list[list[str]] = [[] for _ in trajs]
@@ -124,24 +153,70 @@ def run_cort(trajs: list[list[str]], kernels: int, preload: str) -> tuple[float,
         return time.perf_counter() - start, outputs
 
 
-def kernel_start_and_latency(n_start: int = 5, n_cells: int = 60) -> tuple[float, float]:
-    """Median kernel start time (s) and median latency of ``print(1+1)`` (ms)."""
+def cold_kernel_start(sandbox: str, n_start: int = 5) -> float:
+    """Median seconds to start one kernel (no preload) and get its first answer."""
     home = tempfile.mkdtemp(prefix="cort-bench-")
-    cfg = ExecutorConfig()
+    cfg = ExecutorConfig(sandbox=sandbox)
+    root = cgroup.pids_root() if sandbox == "on" else None
     starts = []
     for _ in range(n_start):
         t0 = time.perf_counter()
-        kernel = Kernel(cfg, home)
+        kernel = Kernel(cfg, home, root)
+        kernel.run("1")
         starts.append(time.perf_counter() - t0)
         kernel.shutdown()
-    kernel = Kernel(cfg, home)
-    lat = []
-    for _ in range(n_cells):
+    return statistics.median(starts)
+
+
+_CONFINE_PROBE = """
+import importlib.util, os, sys, tempfile, time
+spec = importlib.util.spec_from_file_location("c", sys.argv[1]); c = importlib.util.module_from_spec(spec)
+sys.modules["c"] = c; spec.loader.exec_module(c)
+d = tempfile.mkdtemp(); t = time.perf_counter()
+c.become_subreaper(); c.apply_limits(c.Limits(4096, 64, 900, 64)); c.unshare_network()
+if c.landlock_abi() > 0:
+    c.apply_landlock([d, "/dev/null", "/dev/shm"])
+print((time.perf_counter() - t) * 1000)
+"""
+
+
+def confinement_cost_ms(n: int = 7) -> float:
+    """Median milliseconds of the confinement calls a kernel makes on itself (subreaper, limits, netns, Landlock)."""
+    import subprocess
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cort", "executor", "confine.py")
+    runs = [float(subprocess.run([sys.executable, "-c", _CONFINE_PROBE, path], capture_output=True, text=True,
+                                 check=True).stdout) for _ in range(n)]
+    return statistics.median(runs)
+
+
+def latency_at(concurrency: int, cells_per_session: int = 20) -> dict:
+    """p50/p99 latency (ms) and calls/s of ``print(1+1)``, and warm session start (ms), at a concurrency."""
+    cfg = ExecutorConfig(max_kernels=concurrency, warm_kernels=concurrency, timeout=60)
+    with JupyterExecutor(cfg) as ex:
+        deadline = time.monotonic() + 600
+        while len(ex.pool._idle) < concurrency and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lat: list[float] = []
+        starts: list[float] = []
+
+        def one(i: int) -> None:
+            t0 = time.perf_counter()
+            with ex.open(f"lat-{i}") as session:
+                session.run("x = 1")
+                starts.append((time.perf_counter() - t0) * 1000)
+                for _ in range(cells_per_session):
+                    t1 = time.perf_counter()
+                    session.run("print(1+1)")
+                    lat.append((time.perf_counter() - t1) * 1000)
+
         t0 = time.perf_counter()
-        kernel.run("print(1+1)")
-        lat.append((time.perf_counter() - t0) * 1000)
-    kernel.shutdown()
-    return statistics.median(starts), statistics.median(lat)
+        with ThreadPoolExecutor(max_workers=concurrency) as threads:
+            list(threads.map(one, range(concurrency)))
+        wall = time.perf_counter() - t0
+    lat.sort()
+    return {"p50": statistics.median(lat), "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+            "calls_s": len(lat) / wall, "start_p50": statistics.median(starts)}
 
 
 def main() -> None:
@@ -152,26 +227,36 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="baseline processes")
     ap.add_argument("--preload", default="import sympy, math", help="imports warm kernels load ahead")
     ap.add_argument("--workloads", default="light,typical")
+    ap.add_argument("--concurrency", default="1,8,64", help="sessions at once for the latency table")
     args = ap.parse_args()
 
-    start_s, latency_ms = kernel_start_and_latency()
     rows, failed = [], False
     for kind in args.workloads.split(","):
         trajs = workload(kind, args.trajectories, args.cells)
         n = sum(len(t) for t in trajs)
         t_cort, out_cort = run_cort(trajs, args.kernels, args.preload)
         t_base, out_base = run_baseline(trajs, args.workers)
-        same = out_cort == out_base
+        t_floor, out_floor = run_floor(trajs, args.workers)
+        same = out_cort == out_base == out_floor
         failed |= not same
-        rows.append(f"| {kind} | {n} | {t_base:.2f} | {n / t_base:.1f} | {t_cort:.2f} | {n / t_cort:.1f} "
-                    f"| {t_base / t_cort:.2f}x | {same} |")
+        rows.append(f"| {kind} | {n} | {n / t_floor:.1f} | {n / t_base:.1f} | {n / t_cort:.1f} "
+                    f"| {t_base / t_cort:.2f}x | {t_cort / t_floor:.2f}x | {same} |")
     print(f"\n{args.trajectories} trajectories x {args.cells} cells, state carried between cells; "
-          f"{os.cpu_count()} CPUs; cort: {args.kernels} warm kernels (preload: {args.preload!r}); "
-          f"baseline: {args.workers} processes, a new pool per round, earlier cells re-run\n")
-    print("| workload | cells | baseline wall s | baseline cells/s | cort wall s | cort cells/s | speed-up | same outputs |")
+          f"{os.cpu_count()} CPUs; cort: {args.kernels} warm kernels (preload: {args.preload!r}), a fresh confined "
+          f"kernel per trajectory; baseline: {args.workers} processes, a new pool per round, earlier cells re-run; "
+          f"floor: {args.workers} bare processes, cells back to back\n")
+    print("| workload | cells | floor cells/s | baseline cells/s | cort cells/s | cort vs baseline | cort time / floor time "
+          "| same outputs |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     print("\n".join(rows))
-    print(f"\nkernel start (median of 5): {start_s:.3f} s; median latency of print(1+1) over 60 cells: {latency_ms:.2f} ms")
+    print("\n| concurrent sessions | p50 ms | p99 ms | calls/s | session start p50 ms (warm pool) |")
+    print("|---:|---:|---:|---:|---:|")
+    for c in [int(x) for x in args.concurrency.split(",")]:
+        r = latency_at(c)
+        print(f"| {c} | {r['p50']:.2f} | {r['p99']:.2f} | {r['calls_s']:.1f} | {r['start_p50']:.1f} |")
+    on, off = cold_kernel_start("on"), cold_kernel_start("off")
+    print(f"\ncold kernel start to first answer (median of 5): sandbox on {on:.3f} s, off {off:.3f} s; "
+          f"confinement calls inside a kernel (median of 7): {confinement_cost_ms():.2f} ms")
     sys.exit(1 if failed else 0)
 
 

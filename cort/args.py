@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 
 from cort import protocol
 from cort.errors import UsageError
+from cort.executor.config import SANDBOX_MODES, ExecutorConfig
 from cort.rollout import RolloutConfig
 
 ENGINES = ("vllm", "hf")
@@ -61,11 +62,16 @@ class ToolArguments:
         "help": "jupyter: a trajectory's cells share one interpreter; python: every cell starts fresh",
         "choices": list(FUNC_CALL_MODES)})
     func_call_timeout: float = field(default=30, metadata={"help": "seconds one cell may run"})
+    sandbox: str = field(default="on", metadata={
+        "help": "on: each trajectory's interpreter is confined (writes only in its scratch folder, no network, "
+                "no signals out, process cap, scrubbed environment; what the machine cannot do is logged once); "
+                "off: not confined", "choices": list(SANDBOX_MODES)})
 
     def __post_init__(self) -> None:
         require_positive(self, "max_func_call", "max_tokens_per_call", "max_model_len", "func_call_timeout")
         require_choice(self, "stop_tokens_mode", protocol.STOP_TOKENS_MODES)
         require_choice(self, "func_call_mode", FUNC_CALL_MODES)
+        require_choice(self, "sandbox", SANDBOX_MODES)
 
 
 @dataclass
@@ -106,9 +112,14 @@ class EngineArguments:
 
 def rollout_config(tool: ToolArguments, sampling: SamplingArguments | None = None, **overrides) -> RolloutConfig:
     """The loop's :class:`RolloutConfig` from the shared argument groups (``overrides`` win)."""
-    values = {f.name: getattr(tool, f.name) for f in fields(tool)}
+    values = {f.name: getattr(tool, f.name) for f in fields(tool) if f.name != "sandbox"}
     if sampling is not None:
         values.update(temperature=sampling.temperature, top_p=sampling.top_p, seed=sampling.seed)
     values["func_call_timeout"] = float(values["func_call_timeout"])
     values.update(overrides)
     return RolloutConfig(**values)
+
+
+def executor_config(tool: ToolArguments, **overrides) -> ExecutorConfig:
+    """The interpreter's settings from the shared tool arguments (timeout, sandbox; ``overrides`` win)."""
+    return ExecutorConfig(**{"timeout": float(tool.func_call_timeout), "sandbox": tool.sandbox, **overrides})

@@ -16,6 +16,7 @@ ending a trajectory whose output would not fit), with three differences, all doc
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from cort import protocol
 from cort.engine import Engine, Generation, SamplingParams
 from cort.executor import ExecutionResult, JupyterExecutor
 
+logger = logging.getLogger(__name__)
 MODEL, INTERPRETER = "model", "interpreter"
 
 
@@ -76,6 +78,7 @@ class Trajectory:
     code_calls: int = 0
     code_errors: int = 0
     code_timeouts: int = 0
+    infra_errors: int = 0
     false_stops: int = 0
     cumulative_logprob: float = 0.0
     finish_reason: str = ""
@@ -139,7 +142,10 @@ class _Loop:
         traj.finish_reason = reason
         if traj.index in self.active:
             self.active.discard(traj.index)
-            self.executor.close(f"traj-{id(self)}-{traj.index}")
+            try:
+                self.executor.close(f"traj-{id(self)}-{traj.index}")
+            except Exception as err:  # noqa: BLE001 - a session that fails to close must not end the run
+                logger.warning("trajectory %d: closing its interpreter failed: %s", traj.index, err)
             while self.parked and len(self.active) < self.slots:
                 self.submit(*self.parked.popleft())
         if self.bar is not None:
@@ -182,13 +188,26 @@ class _Loop:
         return False
 
     def execute(self, traj: Trajectory, code: str) -> ExecutionResult:
+        """Run one cell; any failure of the machinery becomes an infrastructure result, never an exception."""
         timeout = self.cfg.func_call_timeout
-        if self.cfg.func_call_mode == "jupyter":
-            return self.executor.run(f"traj-{id(self)}-{traj.index}", code, timeout)
-        return self.executor.run_stateless(code, timeout)
+        try:
+            if self.cfg.func_call_mode == "jupyter":
+                return self.executor.run(f"traj-{id(self)}-{traj.index}", code, timeout)
+            return self.executor.run_stateless(code, timeout)
+        except Exception as err:  # noqa: BLE001 - recorded on the trajectory, the run goes on
+            logger.warning("trajectory %d: executor failure: %s: %s", traj.index, type(err).__name__, err)
+            return ExecutionResult.infrastructure_failure(f"{type(err).__name__}: {err}")
 
     def append_output(self, traj: Trajectory, round_index: int, result: ExecutionResult) -> bool:
-        """Append the interpreter's answer; True when ``traj`` goes on generating."""
+        """Append the interpreter's answer; True when ``traj`` goes on generating.
+
+        An infrastructure failure ends the trajectory (finish reason ``infra_error``): its next
+        observation would be made up, so it is counted apart and kept out of training.
+        """
+        if result.infrastructure:
+            traj.infra_errors += 1
+            self.finish(traj, "infra_error")
+            return False
         traj.code_calls += 1
         traj.code_errors += int(not result.ok)
         traj.code_timeouts += int(result.timed_out)

@@ -54,6 +54,10 @@ class BuildSFTArguments:
                 f"{self.output} exists; pass --overwrite to replace it")
 
 
+class InfrastructureFailure(RuntimeError):
+    """A cell could not be re-run through no fault of its code."""
+
+
 def reexecute(response: str, executor: JupyterExecutor, session_id: str) -> tuple[str, int]:
     """``response`` with every output block replaced by the real one; and how many differed."""
     pieces, pos, mismatches = [], 0, 0
@@ -63,6 +67,8 @@ def reexecute(response: str, executor: JupyterExecutor, session_id: str) -> tupl
             if cell.start < pos:
                 continue
             result = executor.run(session_id, cell.code)
+            if result.infrastructure:
+                raise InfrastructureFailure(result.error)
             real = protocol.format_output(result.model_text())
             following = next((o for o in outputs if o.start == cell.end), None)
             pieces.append(response[pos:cell.end])
@@ -96,7 +102,12 @@ def build(trajectories: list[dict], style: str, reexecute_mode: str = "check", k
             response = traj["response"]
             if reexecute_mode != "off":
                 plain = hints.strip_markers(response)
-                real, mismatches = reexecute(plain, executor, f"build-{i}")
+                try:
+                    real, mismatches = reexecute(plain, executor, f"build-{i}")
+                except InfrastructureFailure as err:
+                    logger.warning("trajectory %d skipped: %s", i, err)
+                    stats["dropped_infra_error"] += 1
+                    continue
                 if mismatches:
                     stats["output_mismatch"] += 1
                     if reexecute_mode == "check":

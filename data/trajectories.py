@@ -50,7 +50,8 @@ def load_trajectories(path: str) -> list[dict]:
                 "source": row.get("source") or ""}
         if "gen" in row:
             Field("gen", (list,), items=str).check(row, path, lineno)
-            out += [{**base, "response": gen} for gen in row["gen"]]
+            infra = row.get("gen_infra_errors") or [0] * len(row["gen"])
+            out += [{**base, "response": gen} for gen, bad in zip(row["gen"], infra) if not bad]
             continue
         Field("response").check(row, path, lineno)
         traj = {**row, **base}

@@ -98,6 +98,7 @@ def grade_sample(sample: dict) -> dict:
         out["code_errors"].append(errors)
         out["delayed"].append(bool(hints.detect_delayed_computation(gen)))
         out["distrust"].append(bool(hints.detect_code_distrust(gen)))
+    out["infra_errors"] = list(sample.get("gen_infra_errors") or [0] * n)
     lp, sl = sample.get("gen_cumulative_logprob", []), sample.get("gen_cumulative_seq_len", [])
     out["entropy"] = [sequence_entropy(a, b) for a, b in zip(lp, sl)] if len(lp) == n == len(sl) else []
     best = majority_index(out["answers"])
@@ -158,6 +159,7 @@ def aggregate(samples: list[dict], graded: list[dict | None], lenient_headline: 
             "sample_size": len(pairs),
             "num_verify_error": errors,
             "num_grader_timeouts": int(sum(flat("timeouts"))),
+            "num_infra_error_responses": int(sum(bool(x) for x in flat("infra_errors"))),
         })
         metrics[source] = m
     return metrics

@@ -23,7 +23,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from cort.args import EngineArguments, SamplingArguments, ToolArguments, require, rollout_config
+from cort.args import EngineArguments, SamplingArguments, ToolArguments, executor_config, require, rollout_config
 from cort.chat import HINT_MODES, render_prompt
 from cort.cli import Terminated, handle_sigterm, parse_flags, run_command, setup_logging
 from cort.errors import InputError, UsageError
@@ -137,6 +137,7 @@ def result_row(example: dict, prompt: str, trajs: list[Trajectory], time_use: fl
         "gen_code_calls": [t.code_calls for t in trajs],
         "gen_code_errors": [t.code_errors for t in trajs],
         "gen_finish_reason": [t.finish_reason for t in trajs],
+        "gen_infra_errors": [t.infra_errors for t in trajs],
         "time_use": time_use,
     })
     return row
@@ -203,7 +204,7 @@ def run_rank(plan: RunPlan, rank: int, problems: list[Problem]) -> None:
         logger.info("[traj %d] code:\n%s\n[traj %d] output:\n%s", traj.index, code, traj.index, result.model_text())
 
     with JsonlAppender(os.path.join(args.output_dir, f"dp_rank_{rank}.jsonl")) as writer, \
-            JupyterExecutor(timeout=float(plan.tool.func_call_timeout), preload=args.preload_imports) as executor:
+            JupyterExecutor(executor_config(plan.tool, preload=args.preload_imports)) as executor:
         run_rollouts(engine, [p.prompt for p in problems for _ in range(n)], cfg, executor=executor,
                      on_finish=on_finish, progress=not args.no_progress,
                      on_cell=on_cell if args.verbose_func_call_output else None)

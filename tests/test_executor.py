@@ -90,8 +90,11 @@ def test_scratch_directory_is_cwd_and_removed(executor):
     workdir = s.workdir
     assert res.output.split() == [workdir, workdir] and os.path.isfile(os.path.join(workdir, "note.txt"))
     executor.close("scratch")
+    deadline = time.monotonic() + 10  # the kernel and its folder are removed in the background
+    while os.path.exists(workdir) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not os.path.exists(workdir)
-    with executor.open("scratch-2") as s2:  # a reused kernel starts clean, in a new folder
+    with executor.open("scratch-2") as s2:  # the next session's fresh kernel starts clean, in a new folder
         out = s2.run("import os\nprint(os.path.exists('note.txt'), 'res' in dir())").output
     assert out == "False False\n"
 

@@ -30,7 +30,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from cort.args import ToolArguments, require, rollout_config, validate_sampling
+from cort.args import ToolArguments, executor_config, require, rollout_config, validate_sampling
 from cort.chat import render_prompt
 from cort.cli import parse_flags, run_command
 from train.common import check_training_args, cpu_precision, save_for_inference
@@ -154,12 +154,15 @@ def make_rollout_func(script_args: GRPOScriptArguments, tool: ToolArguments, exe
         metrics = trainer._metrics["train" if training else "eval"]  # logged with TRL's own metrics
         metrics["cort/rollout_seconds"].append(time.perf_counter() - start)
         metrics["cort/cell_seconds"].append(sum(cell_seconds))
+        metrics["cort/infra_errors"].append(float(sum(t.infra_errors for t in trajs)))
         limit = args.max_completion_length
         return {
             "prompt_ids": [t.prompt_ids for t in trajs],
             "completion_ids": [t.completion_ids[:limit] for t in trajs],
             "logprobs": None,
-            "env_mask": [t.model_mask[:limit] for t in trajs],
+            # a trajectory cut short by an infrastructure failure carries no gradient at all
+            "env_mask": [t.model_mask[:limit] if not t.infra_errors else [0] * len(t.completion_ids[:limit])
+                         for t in trajs],
             "code_calls": [t.code_calls for t in trajs],
             "code_errors": [t.code_errors for t in trajs],
         }
@@ -234,7 +237,7 @@ def build_trainer(script_args: GRPOScriptArguments, tool: ToolArguments, args, m
     model_path = resolve_model(model_args.model_name_or_path)
     tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16 if args.bf16 else torch.float32)
-    executor = JupyterExecutor(timeout=float(tool.func_call_timeout))
+    executor = JupyterExecutor(executor_config(tool))
     if script_args.select_solved_between:
         train_set = select_problems(train_set, model, tokenizer, executor, script_args, tool, args)
     if eval_set is not None and script_args.val_limit:

@@ -27,16 +27,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from cort import hints
-from cort.args import EngineArguments, SamplingArguments, ToolArguments, require, rollout_config
+from cort.args import EngineArguments, SamplingArguments, ToolArguments, executor_config, require, rollout_config
 from cort.chat import HINT_MODES, render_prompt
 from cort.cli import parse_flags, run_command
+from cort.executor import JupyterExecutor
 from cort.io import check_output_dir, write_json_atomic, write_jsonl_atomic
 from cort.rollout import Trajectory, run_rollouts
 from evaluation.grader import grade
 from train.common import check_training_args, cpu_precision
 
 logger = logging.getLogger(__name__)
-REASONS = ("incorrect", "no_code", "all_code_errored", "delayed_computation", "code_distrust")
+REASONS = ("infra_error", "incorrect", "no_code", "all_code_errored", "delayed_computation", "code_distrust")
 STYLES = ("none", "prompt_hint", "hint_engineering")
 OUTPUT_FILES = ("rft_data.jsonl", "rft_stats.json")
 
@@ -68,6 +69,8 @@ class RFTArguments:
 
 def rejection_reason(traj: Trajectory, gt_answer: str) -> str | None:
     """Why a trajectory is rejected (first failing test), or None to keep it."""
+    if traj.infra_errors:
+        return "infra_error"
     if not grade(traj.text, gt_answer):
         return "incorrect"
     if traj.code_calls == 0:
@@ -157,7 +160,9 @@ def main(args: RFTArguments, engine_args: EngineArguments, tool: ToolArguments, 
     prompts = [render_prompt(engine.tokenizer, p["prompt"], args.hint_mode) for p in problems]
     cfg = rollout_config(tool, sampling, max_model_len=max_model_len,
                          max_batch=engine_args.batch_size if engine_args.engine == "hf" else 0)
-    trajs = run_rollouts(engine, [p for p in prompts for _ in range(args.n_samples)], cfg, progress=True)
+    with JupyterExecutor(executor_config(tool)) as executor:
+        trajs = run_rollouts(engine, [p for p in prompts for _ in range(args.n_samples)], cfg, executor=executor,
+                             progress=True)
     kept, stats = select(problems, trajs, args.n_samples, args.keep_per_problem)
     rows = [trajectory_row(problem, traj, args.style, model_path) for problem, traj in kept]
     write_jsonl_atomic(os.path.join(args.output_dir, "rft_data.jsonl"), rows)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import shutil
-import tempfile
+import logging
 import threading
 from dataclasses import replace
 
@@ -13,13 +12,17 @@ from cort.executor.kernel import Kernel
 from cort.executor.pool import KernelPool
 from cort.executor.result import ExecutionResult
 
+logger = logging.getLogger(__name__)
+
 
 class Session:
     """A trajectory's interpreter: variables and imports persist between its cells.
 
-    The kernel is taken from the pool at the first cell and given back at :meth:`close`;
-    the session's scratch directory (its working directory, ``HOME`` and ``TMPDIR``) is
-    removed then.
+    A fresh kernel (its own process, folder and sandbox) is taken from the pool at the first cell
+    and shut down at :meth:`close`, together with everything it started and its scratch folder
+    (its working directory, ``HOME`` and ``TMPDIR``). A failure of the machinery rather than of the
+    code (no kernel could be started, the connection was lost) comes back as a result with
+    ``infrastructure=True``; it never raises.
     """
 
     def __init__(self, pool: KernelPool, session_id: str):
@@ -29,28 +32,37 @@ class Session:
         self.workdir: str | None = None
         self.cells_run = 0
 
+    def _acquire(self) -> Kernel:
+        try:
+            return self._pool.acquire()
+        except RuntimeError as first:
+            if "closed" in str(first):
+                raise
+            logger.warning("session %s: %s; trying a new kernel", self.id, first)
+            return self._pool.acquire()
+
     def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
         """Run one cell in this session's kernel."""
-        if self._kernel is None:
-            self.workdir = tempfile.mkdtemp(prefix="s-", dir=self._pool.home)
-            self._kernel = self._pool.acquire()
-            self._kernel.prepare(self.workdir, self._pool.config.preload)
-        result = self._kernel.run(code, timeout)
-        if result.restarted:
-            self._kernel.prepare(self.workdir, self._pool.config.preload)
+        try:
+            if self._kernel is None:
+                self._kernel = self._acquire()
+                self.workdir = self._kernel.workdir
+            result = self._kernel.run(code, timeout)
+        except Exception as err:  # noqa: BLE001 - infrastructure, not the cell's fault
+            logger.warning("session %s: infrastructure failure: %s: %s", self.id, type(err).__name__, err)
+            self.close()
+            return ExecutionResult.infrastructure_failure(f"{type(err).__name__}: {err}")
         self.cells_run += 1
         return result
 
     def close(self) -> None:
-        """Give the kernel back and delete the scratch directory."""
+        """End the kernel (and what it started) and delete the scratch folder."""
         kernel, self._kernel = self._kernel, None
         if kernel is not None:
             self._pool.release(kernel)
-        if self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
+        self.workdir = None
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,43 +1,40 @@
-"""One Jupyter kernel: start with limits, run a cell under a timeout, reset, shut down."""
+"""One Jupyter kernel for one session: started fresh, confined, limited, and ended with all it started.
+
+A kernel is never reused: each session gets a kernel of its own (started ahead by the pool), so
+nothing one trajectory does to its interpreter (patched builtins, threads, signal handlers, closed
+streams, a lowered recursion limit ...) can reach another. Its folder is the session's scratch
+folder (working directory, ``HOME``, ``TMPDIR``, IPython's settings, the kernel's IPC sockets), the
+only place it may write when confined (:mod:`cort.executor.confine`).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
 
 import psutil
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
+from cort.executor.cgroup import PidsGroup
 from cort.executor.config import ExecutorConfig
 from cort.executor.result import TIMEOUT_REPORT, ExecutionResult, format_error
 
+logger = logging.getLogger(__name__)
 KERNEL_NAME = "cort-python"
 _LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel_main.py")
-
-
-_RESET_SOURCE = """
-import os, tempfile
-ns = ip.user_ns
-for name in [n for n in ns if n not in ip.user_ns_hidden]:
-    del ns[name]
-ns.get('_oh', {}).clear()
-del ns.get('_ih', [''])[1:]
-ns.update(_='', __='', ___='')
-ip.execution_count = 1
-os.chdir(workdir)
-tempfile.tempdir = workdir
-os.environ['TMPDIR'] = os.environ['HOME'] = workdir
-"""
+_PASSED_ENV = ("LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 class _SpecManager(KernelSpecManager):
-    """Serves one kernel spec: this interpreter, started through the limiting launcher."""
+    """Serves one kernel spec: this interpreter, started through the confining launcher."""
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         argv = [
@@ -47,38 +44,45 @@ class _SpecManager(KernelSpecManager):
         return KernelSpec(argv=argv, display_name="CoRT Python", language="python", env={})
 
 
-def kernel_env(config: ExecutorConfig, home: str) -> dict[str, str]:
-    """Environment of a kernel process: limits, single-threaded BLAS, no GUI backends."""
-    env = dict(os.environ)
+def kernel_env(config: ExecutorConfig, workdir: str, cgroup_procs: str = "") -> dict[str, str]:
+    """The whole environment of a kernel: built from scratch, so no credential of the parent leaks in."""
+    env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
     env.update({
-        "CORT_KERNEL_MEMORY_MB": str(config.memory_mb),
-        "CORT_KERNEL_FILE_MB": str(config.file_mb),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "IPYTHONDIR": os.path.join(home, ".ipython"),
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": workdir, "TMPDIR": workdir, "IPYTHONDIR": os.path.join(workdir, ".ipython"),
+        "MPLCONFIGDIR": os.path.join(workdir, ".matplotlib"),
+        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
         "JPY_PARENT_PID": str(os.getpid()),
+        "CORT_KERNEL_MEMORY_MB": str(config.memory_mb), "CORT_KERNEL_FILE_MB": str(config.file_mb),
+        "CORT_KERNEL_CPU_SECONDS": str(config.cpu_seconds), "CORT_KERNEL_MAX_PROCESSES": str(config.max_processes),
+        "CORT_KERNEL_SANDBOX": config.sandbox, "CORT_KERNEL_WORKDIR": workdir, "CORT_KERNEL_CGROUP": cgroup_procs,
     })
     return env
 
 
 class Kernel:
-    """A live ipykernel process with a blocking client; not thread-safe (one user at a time)."""
+    """A live, confined ipykernel process with a blocking client; one session uses it, then it is shut down."""
 
-    def __init__(self, config: ExecutorConfig, home: str):
+    def __init__(self, config: ExecutorConfig, root: str, cgroup_root: str | None = None):
         self.config = config
-        self.home = home
-        self.uses = 0
-        tag = uuid.uuid4().hex[:12]
+        self.workdir = tempfile.mkdtemp(prefix="s-", dir=root)
+        self.group = PidsGroup(cgroup_root, config.max_processes) if cgroup_root else None
+        tag = os.path.basename(self.workdir)
         self.km = KernelManager(
             kernel_name=KERNEL_NAME, kernel_spec_manager=_SpecManager(), transport="ipc",
-            ip=os.path.join(home, f"k-{tag}"), connection_file=os.path.join(home, f"k-{tag}.json"),
+            ip=os.path.join(self.workdir, ".ipc"), connection_file=os.path.join(root, f"{tag}.json"),
         )
-        self._log = open(os.path.join(home, "kernels.log"), "ab")  # noqa: SIM115 - kept for restarts
-        self.km.start_kernel(env=kernel_env(config, home), cwd=home, stdout=subprocess.DEVNULL, stderr=self._log)
-        self._connect()
+        self._log = open(os.path.join(root, "kernels.log"), "ab")  # noqa: SIM115 - kept for restarts
+        try:
+            env = kernel_env(config, self.workdir, self.group.procs_file if self.group else "")
+            self.km.start_kernel(env=env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=self._log)
+            self._connect()
+            if config.preload:
+                self.run(config.preload, timeout=config.startup_timeout, store_history=False)
+        except BaseException:
+            self.shutdown()
+            raise
 
     # -- lifecycle -----------------------------------------------------------------------
     def _connect(self) -> None:
@@ -97,8 +101,13 @@ class Kernel:
         return self.km.has_kernel and self.km.is_alive()
 
     def kill_children(self) -> None:
-        """Kill every process the kernel started (subprocesses of model code)."""
+        """Kill every process the kernel started (subprocesses of model code, double forks included)."""
         pid = self.pid
+        if self.group is not None:
+            for other in self.group.pids():
+                if other != pid:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(other, 9)
         if pid is None:
             return
         try:
@@ -111,47 +120,32 @@ class Kernel:
         psutil.wait_procs(children, timeout=2)
 
     def restart(self) -> None:
-        """Hard restart (state is lost); used after a timeout the interrupt did not stop."""
+        """Hard restart (state is lost); used after a timeout the interrupt did not stop, or a crash."""
         self.kill_children()
-        try:
+        with contextlib.suppress(Exception):
             self.client.stop_channels()
-        except Exception:  # noqa: BLE001 - channels may already be closed
-            pass
         self.km.restart_kernel(now=True)
         self._connect()
+        if self.config.preload:
+            self.run(self.config.preload, timeout=self.config.startup_timeout, store_history=False)
 
     def shutdown(self) -> None:
-        """Stop the kernel and everything it started."""
+        """Stop the kernel and everything it started; remove its scratch folder."""
         self.kill_children()
-        try:
+        with contextlib.suppress(Exception):
             self.client.stop_channels()
-        except Exception:  # noqa: BLE001
-            pass
-        try:
+        with contextlib.suppress(Exception):
             self.km.shutdown_kernel(now=True)
-        except Exception:  # noqa: BLE001 - already dead
-            pass
+        with contextlib.suppress(Exception):
+            self.km.cleanup_resources()
+        if self.group is not None:
+            self.group.destroy()
         self._log.close()
-
-    def prepare(self, workdir: str, preload: str = "") -> None:
-        """Clear the namespace, move into ``workdir`` and run ``preload`` (for a new session).
-
-        The namespace is emptied directly (IPython's ``%reset`` runs a full garbage
-        collection, ~20 ms); imported modules stay loaded, so ``preload`` is nearly free.
-        """
-        self.kill_children()
-        code = f"exec({_RESET_SOURCE!r}, {{'ip': get_ipython(), 'workdir': {workdir!r}}})\n{preload}\n"
-        result = self.run(code, timeout=self.config.startup_timeout, count_use=False, store_history=False)
-        if not result.ok:
-            raise RuntimeError(f"kernel preparation failed: {result.error}")
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- execution -----------------------------------------------------------------------
-    def run(
-        self, code: str, timeout: float | None = None, count_use: bool = True, store_history: bool = True
-    ) -> ExecutionResult:
+    def run(self, code: str, timeout: float | None = None, store_history: bool = True) -> ExecutionResult:
         """Run ``code``; on timeout interrupt, then restart if the kernel does not return."""
-        if count_use:
-            self.uses += 1
         timeout = self.config.timeout if timeout is None else timeout
         start = time.monotonic()
         res = ExecutionResult()
@@ -170,14 +164,18 @@ class Kernel:
             self.restart()
             res.restarted = True
             res.error_name = "KernelDied"
-            res.error = ("KernelDied: the interpreter process died (memory limit or exit); it was restarted and "
-                         "earlier variables are lost")
+            res.error = ("KernelDied: the interpreter process died (memory or CPU limit, or exit); it was restarted "
+                         "and earlier variables are lost")
         self._drain_shell(msg_id)
         res.elapsed = time.monotonic() - start
         return res
 
     def _collect(self, msg_id: str, res: ExecutionResult, deadline: float) -> bool:
-        """Read iopub messages of ``msg_id`` into ``res`` until idle (True) or deadline (False)."""
+        """Read iopub messages of ``msg_id`` into ``res`` until idle (True) or deadline (False).
+
+        Every text kept is capped at ``max_output_chars`` (what a flood beyond it sends is read and
+        dropped), so a cell printing in a loop cannot grow this process's memory.
+        """
         cap = self.config.max_output_chars
         while True:
             remaining = deadline - time.monotonic()
@@ -198,14 +196,14 @@ class Kernel:
             if kind == "stream":
                 text = content.get("text", "")
                 if content.get("name") == "stderr":
-                    res.stderr += text
+                    res.stderr = _capped(res.stderr, text, cap)
                 else:
-                    res.stdout += text
+                    res.stdout = _capped(res.stdout, text, cap)
             elif kind in ("execute_result", "display_data"):
                 text = content.get("data", {}).get("text/plain", "")
                 if text:
                     text += "\n"
-                    res.value += text
+                    res.value = _capped(res.value, text, cap)
             elif kind == "error":
                 res.error_name = content.get("ename", "Error")
                 res.error = format_error(res.error_name, content.get("evalue", ""), content.get("traceback", []))
@@ -225,3 +223,7 @@ class Kernel:
                 return
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
                 return
+
+
+def _capped(kept: str, text: str, cap: int) -> str:
+    return kept if len(kept) >= cap else (kept + text)[:cap]

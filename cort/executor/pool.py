@@ -1,17 +1,23 @@
-"""A bounded pool of kernels, some started ahead of need (warm)."""
+"""A bounded pool of fresh kernels, some started ahead of need (warm); a used kernel is never handed out again."""
 
 from __future__ import annotations
 
 import atexit
+import logging
+import os
+import queue
 import shutil
 import tempfile
 import threading
 import weakref
 
+from cort.executor import cgroup, confine
 from cort.executor.config import ExecutorConfig
 from cort.executor.kernel import Kernel
 
-_LIVE_POOLS: "weakref.WeakSet[KernelPool]" = weakref.WeakSet()
+logger = logging.getLogger(__name__)
+_LIVE_POOLS: weakref.WeakSet[KernelPool] = weakref.WeakSet()
+_REPORTED: set[str] = set()
 
 
 @atexit.register
@@ -20,25 +26,49 @@ def _shutdown_all_pools() -> None:
         pool.close()
 
 
-class KernelPool:
-    """Hands out kernels (at most ``max_kernels`` alive) and keeps ``warm_kernels`` idle ones ready.
+def describe_sandbox(config: ExecutorConfig, cgroup_root: str | None) -> str:
+    """One line saying what confines the kernels on this machine."""
+    if config.sandbox == "off":
+        return "sandbox off (--sandbox off): cells may write anywhere the user can and use the network"
+    abi = confine.landlock_abi()
+    scoped = ", signals and abstract sockets scoped" if abi >= 6 else ""
+    parts = [f"writes only in the session folder, TCP refused{scoped} (Landlock ABI {abi})" if abi >= 4 else
+             f"writes only in the session folder (Landlock ABI {abi}; TCP NOT refused)" if abi > 0 else
+             "NO filesystem confinement (Landlock unavailable)"]
+    parts.append("own network namespace" if os.geteuid() == 0 else "no network namespace (not root)")
+    parts.append(f"process cap {config.max_processes} via cgroup" if cgroup_root else
+                 "process cap via RLIMIT_NPROC" if os.geteuid() != 0 else "NO process cap (root without cgroups)")
+    return "sandbox: " + "; ".join(parts) + "; environment scrubbed"
 
-    A background thread starts warm kernels and runs ``config.preload`` in them, so a session's
-    first cell pays neither the start (~0.6 s) nor the imports.
+
+class KernelPool:
+    """Hands out fresh kernels (at most ``max_kernels`` alive) and keeps ``warm_kernels`` ready.
+
+    A background thread starts warm kernels (with ``config.preload`` run), so a session's first
+    cell pays neither the start (~0.5 s) nor the imports. Released kernels are shut down by another
+    background thread, so closing a session returns at once.
     """
 
     def __init__(self, config: ExecutorConfig):
         self.config = config
         self.home = tempfile.mkdtemp(prefix="cort-exec-", dir=config.scratch_root)
+        self.cgroup_root = cgroup.pids_root() if config.sandbox != "off" else None
+        line = describe_sandbox(config, self.cgroup_root)
+        if line not in _REPORTED:
+            _REPORTED.add(line)
+            logger.info(line)
         self._idle: list[Kernel] = []
         self._all: set[Kernel] = set()
         self._starting = 0
         self._closed = False
-        self._error: BaseException | None = None
+        self._failures = 0
         self._cond = threading.Condition()
+        self._to_reap: queue.Queue[Kernel | None] = queue.Queue()
         _LIVE_POOLS.add(self)
         self._warmer = threading.Thread(target=self._keep_warm, name="cort-kernel-warmer", daemon=True)
+        self._reaper = threading.Thread(target=self._reap, name="cort-kernel-reaper", daemon=True)
         self._warmer.start()
+        self._reaper.start()
 
     @property
     def live(self) -> int:
@@ -46,18 +76,14 @@ class KernelPool:
         return len(self._all) + self._starting
 
     def _start_kernel(self) -> Kernel:
-        kernel = Kernel(self.config, self.home)
-        if self.config.preload:
-            kernel.run(self.config.preload, timeout=self.config.startup_timeout, count_use=False,
-                       store_history=False)
-        return kernel
+        return Kernel(self.config, self.home, self.cgroup_root)
 
     def _keep_warm(self) -> None:
         while True:
             with self._cond:
                 while not self._closed and (
                     len(self._idle) + self._starting >= self.config.warm_kernels
-                    or self.live >= self.config.max_kernels
+                    or self.live >= self.config.max_kernels or self._failures >= 3
                 ):
                     self._cond.wait()
                 if self._closed:
@@ -66,22 +92,25 @@ class KernelPool:
             kernel = None
             try:
                 kernel = self._start_kernel()
-            except BaseException as err:  # noqa: BLE001 - reported to the next acquire
-                self._error = err
+            except Exception as err:  # noqa: BLE001 - retried by acquire, which reports it
+                logger.warning("a warm kernel failed to start: %s", err)
             with self._cond:
                 self._starting -= 1
+                self._failures = 0 if kernel is not None else self._failures + 1
                 if kernel is not None:
                     if self._closed:
-                        kernel.shutdown()
+                        self._to_reap.put(kernel)
                     else:
                         self._all.add(kernel)
                         self._idle.append(kernel)
                 self._cond.notify_all()
-                if self._error is not None:
-                    return
 
     def acquire(self) -> Kernel:
-        """Take an idle kernel, start one if under the cap, or wait for a release."""
+        """Take a fresh idle kernel, start one if under the cap, or wait for a release.
+
+        Raises ``RuntimeError`` when a kernel cannot be started (the caller records an
+        infrastructure error).
+        """
         with self._cond:
             while True:
                 if self._closed:
@@ -93,33 +122,39 @@ class KernelPool:
                 if self.live < self.config.max_kernels:
                     self._starting += 1
                     break
-                if self._error is not None:
-                    raise RuntimeError(f"kernels fail to start: {self._error}") from self._error
                 self._cond.wait()
         try:
             kernel = self._start_kernel()
+        except Exception as err:
+            raise RuntimeError(f"a kernel failed to start: {type(err).__name__}: {err}") from err
         finally:
             with self._cond:
                 self._starting -= 1
                 self._cond.notify_all()
         with self._cond:
             self._all.add(kernel)
+            self._failures = 0
         return kernel
 
     def release(self, kernel: Kernel) -> None:
-        """Give a kernel back; a dead or worn-out one is replaced rather than reused."""
-        reusable = kernel.is_alive() and kernel.uses < self.config.max_uses_per_kernel
+        """A session is done with ``kernel``: it is shut down (in the background), never reused."""
         with self._cond:
-            if reusable and not self._closed:
-                self._idle.append(kernel)
-                self._cond.notify_all()
-                return
             self._all.discard(kernel)
             self._cond.notify_all()
-        kernel.shutdown()
+        self._to_reap.put(kernel)
+
+    def _reap(self) -> None:
+        while True:
+            kernel = self._to_reap.get()
+            if kernel is None:
+                return
+            try:
+                kernel.shutdown()
+            except Exception as err:  # noqa: BLE001 - best effort; logged
+                logger.warning("kernel shutdown failed: %s", err)
 
     def close(self) -> None:
-        """Shut every kernel down and remove the scratch root."""
+        """Shut every kernel down (and what they started) and remove the scratch root."""
         with self._cond:
             if self._closed:
                 return
@@ -129,6 +164,12 @@ class KernelPool:
             self._idle.clear()
             self._cond.notify_all()
         for kernel in kernels:
-            kernel.shutdown()
+            self._to_reap.put(kernel)
+        self._to_reap.put(None)
+        self._reaper.join(timeout=60)
         self._warmer.join(timeout=self.config.startup_timeout)
+        while not self._to_reap.empty():  # a warm kernel that finished starting during close
+            kernel = self._to_reap.get_nowait()
+            if kernel is not None:
+                kernel.shutdown()
         shutil.rmtree(self.home, ignore_errors=True)

@@ -30,6 +30,14 @@ class ExecutionResult:
     restarted: bool = False
     output_truncated: bool = False
     elapsed: float = 0.0
+    infrastructure: bool = False
+
+    @classmethod
+    def infrastructure_failure(cls, reason: str) -> ExecutionResult:
+        """A cell that could not run through no fault of its code (a kernel that failed to start, a
+        sandbox that could not be set up, a lost connection). Trajectories that meet one are ended,
+        counted apart and kept out of training."""
+        return cls(error=f"InfrastructureError: {reason}", error_name="InfrastructureError", infrastructure=True)
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,104 @@
+"""A ``pids`` cgroup per interpreter: a cap on its processes, and a way to end every one of them.
+
+Works with cgroup v2 (``/sys/fs/cgroup`` with the ``pids`` controller) or the v1 ``pids`` hierarchy
+when the folder is writable (root, or a delegated subtree). The interpreter joins its group itself,
+before it runs model code; a process never leaves it (the sandbox forbids writes to ``/sys``), so
+double-forked or re-parented processes are found and killed with the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+import uuid
+
+logger = logging.getLogger(__name__)
+_V2_ROOT = "/sys/fs/cgroup"
+_V1_ROOT = "/sys/fs/cgroup/pids"
+
+
+def _v2_has_pids(root: str) -> bool:
+    try:
+        with open(os.path.join(root, "cgroup.controllers")) as fh:
+            return "pids" in fh.read().split()
+    except OSError:
+        return False
+
+
+def pids_root() -> str | None:
+    """A writable folder where per-session ``pids`` cgroups can be made, or None."""
+    if _v2_has_pids(_V2_ROOT):
+        base = _v2_base()
+        return base if base and os.access(base, os.W_OK) else None
+    if os.path.isfile(os.path.join(_V1_ROOT, "pids.max")) or os.path.isdir(_V1_ROOT):
+        return _V1_ROOT if os.access(_V1_ROOT, os.W_OK) else None
+    return None
+
+
+def _v2_base() -> str | None:
+    """On cgroup v2, this process's own group (a child group can be made below it when delegated)."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            line = next(ln for ln in fh if ln.startswith("0::"))
+    except (OSError, StopIteration):
+        return None
+    return os.path.join(_V2_ROOT, line.strip()[3:].lstrip("/"))
+
+
+class PidsGroup:
+    """One session's ``pids`` cgroup (made at construction, removed by :meth:`destroy`)."""
+
+    def __init__(self, root: str, max_processes: int):
+        self.path = os.path.join(root, f"cort-{os.getpid()}-{uuid.uuid4().hex[:10]}")
+        os.mkdir(self.path)
+        if max_processes > 0:
+            with open(os.path.join(self.path, "pids.max"), "w") as fh:
+                fh.write(str(max_processes))
+
+    @property
+    def procs_file(self) -> str:
+        """The file a process writes its pid to in order to join."""
+        return os.path.join(self.path, "cgroup.procs")
+
+    def pids(self) -> list[int]:
+        """Every process in the group now."""
+        try:
+            with open(self.procs_file) as fh:
+                return [int(p) for p in fh.read().split()]
+        except OSError:
+            return []
+
+    def kill_all(self, timeout: float = 5.0) -> int:
+        """SIGKILL every process in the group until none is left; returns how many were killed."""
+        killed, deadline = 0, time.monotonic() + timeout
+        kill_file = os.path.join(self.path, "cgroup.kill")
+        if os.path.exists(kill_file):
+            with contextlib.suppress(OSError), open(kill_file, "w") as fh:
+                fh.write("1")
+        while time.monotonic() < deadline:
+            pids = self.pids()
+            if not pids:
+                return killed
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+            time.sleep(0.01)
+        logger.warning("processes still in %s after %.0f s: %s", self.path, timeout, self.pids())
+        return killed
+
+    def destroy(self) -> None:
+        """Kill what is left and remove the group."""
+        self.kill_all()
+        for _ in range(100):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:  # zombies still counted for a moment
+                time.sleep(0.01)
+        logger.warning("could not remove %s", self.path)
