@@ -294,3 +294,20 @@ def test_infrastructure_errors_stay_out_of_training_and_are_counted(tmp_path, ca
     assert metrics(["--input_dir", str(tmp_path), "--output_file", str(tmp_path / "m.json"), "--workers", "1",
                     "--no_plot"]) == 0
     assert json.loads((tmp_path / "m.json").read_text())["s"]["num_infra_error_responses"] == 1
+
+
+@pytest.mark.skipif(cgroup.pids_root() is None, reason="no writable pids cgroup here")
+def test_groups_left_by_a_killed_run_are_swept():
+    import signal
+
+    root = cgroup.pids_root()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    stale = os.path.join(root, f"cort-{proc.pid}-deadbeef00")
+    os.mkdir(stale)
+    sleeper = subprocess.Popen(["sleep", "300"])
+    with open(os.path.join(stale, "cgroup.procs"), "w") as fh:
+        fh.write(str(sleeper.pid))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert cgroup.sweep_stale(root) >= 1
+    assert not os.path.exists(stale) and sleeper.wait(timeout=10) == -9

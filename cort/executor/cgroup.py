@@ -102,3 +102,37 @@ class PidsGroup:
             except OSError:  # zombies still counted for a moment
                 time.sleep(0.01)
         logger.warning("could not remove %s", self.path)
+
+
+def sweep_stale(root: str) -> int:
+    """Remove the groups of runs that died without cleaning up (SIGKILL): their maker is gone.
+
+    Processes still in such a group are killed first. Returns how many groups were removed.
+    """
+    removed = 0
+    try:
+        names = [n for n in os.listdir(root) if n.startswith("cort-")]
+    except OSError:
+        return 0
+    for name in names:
+        try:
+            maker = int(name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if maker == os.getpid() or _alive(maker):
+            continue
+        group = PidsGroup.__new__(PidsGroup)
+        group.path = os.path.join(root, name)
+        group.destroy()
+        removed += int(not os.path.exists(group.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -53,6 +53,8 @@ class KernelPool:
         self.config = config
         self.home = tempfile.mkdtemp(prefix="cort-exec-", dir=config.scratch_root)
         self.cgroup_root = cgroup.pids_root() if config.sandbox != "off" else None
+        if self.cgroup_root:
+            cgroup.sweep_stale(self.cgroup_root)
         line = describe_sandbox(config, self.cgroup_root)
         if line not in _REPORTED:
             _REPORTED.add(line)
