@@ -68,6 +68,10 @@ class InferenceArguments:
         require("data_parallel_size", self.data_parallel_size > 0,
                 f"must be greater than 0, got {self.data_parallel_size}")
         require("enable_cache", not (self.enable_cache and self.overwrite), "cannot be combined with --overwrite")
+        try:
+            compile(self.preload_imports, "--preload_imports", "exec")
+        except SyntaxError as err:
+            raise UsageError("preload_imports", f"not valid Python ({err.msg}, line {err.lineno})") from None
         check_output_dir(self.output_dir, "output_dir")
 
 

@@ -311,3 +311,9 @@ def test_groups_left_by_a_killed_run_are_swept():
     proc.wait()
     assert cgroup.sweep_stale(root) >= 1
     assert not os.path.exists(stale) and sleeper.wait(timeout=10) == -9
+
+
+def test_a_failing_preload_is_an_infrastructure_error_not_a_silent_kernel():
+    with JupyterExecutor(timeout=5, warm_kernels=0, max_kernels=1, preload="import no_such_module_here") as broken:
+        res = broken.open("x").run("print(1)")
+    assert res.infrastructure and "preload code failed" in res.error and "ModuleNotFoundError" in res.error

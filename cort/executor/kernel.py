@@ -78,8 +78,7 @@ class Kernel:
             env = kernel_env(config, self.workdir, self.group.procs_file if self.group else "")
             self.km.start_kernel(env=env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=self._log)
             self._connect()
-            if config.preload:
-                self.run(config.preload, timeout=config.startup_timeout, store_history=False)
+            self._preload()
         except BaseException:
             self.shutdown()
             raise
@@ -126,8 +125,15 @@ class Kernel:
             self.client.stop_channels()
         self.km.restart_kernel(now=True)
         self._connect()
-        if self.config.preload:
-            self.run(self.config.preload, timeout=self.config.startup_timeout, store_history=False)
+        self._preload()
+
+    def _preload(self) -> None:
+        """Run ``config.preload``; a preload that fails is a broken kernel, never a silent one."""
+        if not self.config.preload:
+            return
+        result = self.run(self.config.preload, timeout=self.config.startup_timeout, store_history=False)
+        if not result.ok:
+            raise RuntimeError(f"the preload code failed: {result.error.splitlines()[-1] if result.error else ''}")
 
     def shutdown(self) -> None:
         """Stop the kernel and everything it started; remove its scratch folder."""
