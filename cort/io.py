@@ -23,7 +23,8 @@ from typing import Any
 
 from cort.errors import InputError, UsageError
 
-__all__ = ["Field", "InputError", "JsonlAppender", "check_output_dir", "check_output_file", "read_json",
+__all__ = ["Field", "InputError", "JsonlAppender", "check_output_dir", "check_output_file", "check_per_generation",
+           "read_json",
            "read_jsonl", "read_jsonl_tolerant", "read_parquet", "read_records", "result_files", "write_json_atomic",
            "write_jsonl_atomic", "write_text_atomic"]
 
@@ -68,6 +69,14 @@ class Field:
 
 _TYPE_NAMES = {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object",
                bool: "true/false", type(None): "null"}
+
+
+def check_per_generation(row: dict, path: str, line: int) -> None:
+    """Every ``gen_*`` list of an inference output row has one entry per generation in ``gen``."""
+    n = len(row["gen"])
+    for key, value in row.items():
+        if key.startswith("gen_") and isinstance(value, list) and len(value) != n:
+            raise InputError(path, f"has {len(value)} entries for {n} generations", line, key)
 
 
 def _check_input_file(path: str) -> None:

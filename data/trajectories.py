@@ -25,7 +25,7 @@ for problems only, the verl parquet (``prompt`` chat messages, ``reward_model.gr
 from __future__ import annotations
 
 from cort.hints import add_prompt_suffix
-from cort.io import Field, InputError, read_jsonl, read_parquet
+from cort.io import Field, InputError, check_per_generation, read_jsonl, read_parquet
 
 ANSWER = Field("gt_answer", (str, int, float))
 TEXT_OPTIONAL = {name: Field(name, required=False) for name in ("prompt", "problem", "source")}
@@ -50,6 +50,7 @@ def load_trajectories(path: str) -> list[dict]:
                 "source": row.get("source") or ""}
         if "gen" in row:
             Field("gen", (list,), items=str).check(row, path, lineno)
+            check_per_generation(row, path, lineno)
             infra = row.get("gen_infra_errors") or [0] * len(row["gen"])
             out += [{**base, "response": gen} for gen, bad in zip(row["gen"], infra) if not bad]
             continue

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from cort import hints, protocol
 from cort.errors import InputError
 from cort.executor.result import is_error_text
-from cort.io import Field, read_jsonl_tolerant, result_files
+from cort.io import Field, check_per_generation, read_jsonl_tolerant, result_files
 from evaluation.grader import grade_detailed, grade_lenient, majority_index
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def load_samples(input_dir: str) -> list[dict]:
         for line, row in read_jsonl_tolerant(path):
             for rule in SAMPLE_FIELDS:
                 rule.check(row, path, line)
+            check_per_generation(row, path, line)
             source = row.get("source", "NA")
             n = n_of_source.setdefault(source, (len(row["gen"]), path, line))
             if len(row["gen"]) != n[0]:
@@ -167,7 +168,13 @@ def aggregate(samples: list[dict], graded: list[dict | None], lenient_headline: 
 
 def grade_all(samples: list[dict], tokenizer_path: str, workers: int, timeout: float) -> list[dict | None]:
     """Grade samples in a process pool; a sample over ``timeout`` seconds counts as an error."""
-    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    # never plain fork: this process has threads (tokenizer, hub telemetry, tqdm) whose locks a forked
+    # child can inherit held, and then grading hangs; a fork server starts clean, with the grader preloaded
+    if sys.platform.startswith("linux"):
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["evaluation.metrics"])
+    else:
+        ctx = mp.get_context("spawn")
     pool = Pool(workers, initializer=load_worker_tokenizer, initargs=(tokenizer_path,), context=ctx)
     try:
         pending = [pool.apply_async(grade_sample, (s,)) for s in samples]

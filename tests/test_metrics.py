@@ -97,6 +97,7 @@ GOOD = {"prompt": "p1", "source": "s", "gt_answer": "4", "gen": ["\\boxed{4}", "
     ([{k: v for k, v in GOOD.items() if k != "prompt"}], [], ":1: field 'prompt': missing"),
     ([{**GOOD, "gen": "\\boxed{4}"}], [], ":1: field 'gen': must be a list, got a string"),
     ([{**GOOD, "gen": [4, 5]}], [], ":1: field 'gen': item 0 must be a string"),
+    ([{**GOOD, "gen_code_calls": [1]}], [], ":1: field 'gen_code_calls': has 1 entries for 2 generations"),
     ([GOOD], ["--timeout", "0"], "--timeout: must be greater than 0"),
     ([GOOD], ["--workers", "0"], "--workers: must be greater than 0"),
     ([GOOD], ["--tokenizer_name_or_path", "/no/such/tokenizer"], "--tokenizer_name_or_path: cannot load"),
