@@ -9,7 +9,14 @@ from cort.executor import TIMEOUT_REPORT, ExecutorConfig, JupyterExecutor, Pytho
 
 
 def _descendants() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+    alive = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                alive.add(p.pid)
+        except psutil.NoSuchProcess:  # ended between listing and asking: not alive
+            pass
+    return alive
 
 
 def test_state_persists_within_a_session_and_not_across(executor):
