@@ -14,8 +14,9 @@ first reads state from earlier cells. Two executors run it:
 
 All must print the same outputs; the script checks that, then prints markdown tables: wall time,
 cells/s and the ratios against the baseline and the floor; p50/p99 latency and calls/s of a short
-cell at 1, 8 and 64 concurrent sessions; session start (warm pool and cold kernel, sandbox on and
-off) and the cost of the confinement calls themselves.
+cell at 1, 8 and 64 concurrent sessions; session start (warm pool; and a kernel forked from the template:
+wall time, its CPU and the driver's, sandbox on and off, beside the namespace reset that the earlier
+kernel-reusing design paid instead) and the cost of the confinement calls themselves.
 
     python bench/executor_bench.py --trajectories 64 --cells 6
 """
@@ -36,7 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from cort import protocol
 from cort.executor import ExecutorConfig, JupyterExecutor, cgroup
-from cort.executor.kernel import Kernel
+from cort.executor.kernel import Kernel, template_env
+from cort.executor.zygote import Zygote
 
 LIGHT_SYMPY = [
     "import sympy as sp\nn = {i} + 10\nprint(n)",
@@ -153,19 +155,43 @@ def run_cort(trajs: list[list[str]], kernels: int, preload: str) -> tuple[float,
         return time.perf_counter() - start, outputs
 
 
-def cold_kernel_start(sandbox: str, n_start: int = 5) -> float:
-    """Median seconds to start one kernel (no preload) and get its first answer."""
+def _cpu_ms(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def kernel_start(sandbox: str, n_start: int = 9) -> dict:
+    """The template's start (once), then per kernel forked from it: wall time to ready, its CPU, the driver's CPU.
+
+    Medians over ``n_start`` kernels, started one at a time (no preload), each running one cell.
+    """
     home = tempfile.mkdtemp(prefix="cort-bench-")
     cfg = ExecutorConfig(sandbox=sandbox)
     root = cgroup.pids_root() if sandbox == "on" else None
-    starts = []
-    for _ in range(n_start):
+    with open(os.devnull, "ab") as log:
+        zygote = Zygote(template_env(cfg, home), home, log, 60.0)
         t0 = time.perf_counter()
-        kernel = Kernel(cfg, home, root)
-        kernel.run("1")
-        starts.append(time.perf_counter() - t0)
-        kernel.shutdown()
-    return statistics.median(starts)
+        zygote.start()
+        template_s = time.perf_counter() - t0
+        walls, kernel_cpu, driver_cpu, first, reset = [], [], [], [], []
+        for _ in range(n_start):
+            t0, c0 = time.perf_counter(), time.process_time()
+            kernel = Kernel(cfg, home, zygote, root)
+            walls.append((time.perf_counter() - t0) * 1000)
+            driver_cpu.append((time.process_time() - c0) * 1000)
+            kernel_cpu.append(_cpu_ms(kernel.pid))
+            t1 = time.perf_counter()
+            kernel.run("1")
+            first.append((time.perf_counter() - t1) * 1000)
+            t1 = time.perf_counter()
+            kernel.run("get_ipython().run_line_magic('reset', '-f')")  # what reusing the kernel would cost
+            reset.append((time.perf_counter() - t1) * 1000)
+            kernel.shutdown()
+        zygote.close()
+    med = statistics.median
+    return {"template_s": template_s, "wall_ms": med(walls), "kernel_cpu_ms": med(kernel_cpu),
+            "driver_cpu_ms": med(driver_cpu), "first_cell_ms": med(first), "reset_ms": med(reset)}
 
 
 _CONFINE_PROBE = """
@@ -254,9 +280,14 @@ def main() -> None:
     for c in [int(x) for x in args.concurrency.split(",")]:
         r = latency_at(c)
         print(f"| {c} | {r['p50']:.2f} | {r['p99']:.2f} | {r['calls_s']:.1f} | {r['start_p50']:.1f} |")
-    on, off = cold_kernel_start("on"), cold_kernel_start("off")
-    print(f"\ncold kernel start to first answer (median of 5): sandbox on {on:.3f} s, off {off:.3f} s; "
-          f"confinement calls inside a kernel (median of 7): {confinement_cost_ms():.2f} ms")
+    print("\n| sandbox | template start s (once per pool) | kernel start ms (fork to ready) | kernel CPU ms "
+          "| driver CPU ms | first cell ms | reuse instead: reset ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for sandbox in ("on", "off"):
+        r = kernel_start(sandbox)
+        print(f"| {sandbox} | {r['template_s']:.2f} | {r['wall_ms']:.1f} | {r['kernel_cpu_ms']:.0f} "
+              f"| {r['driver_cpu_ms']:.1f} | {r['first_cell_ms']:.1f} | {r['reset_ms']:.1f} |")
+    print(f"\nconfinement calls inside a kernel (median of 7): {confinement_cost_ms():.2f} ms")
     sys.exit(1 if failed else 0)
 
 

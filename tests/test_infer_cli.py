@@ -39,7 +39,7 @@ def _orphan_kernels(parent_pid: int) -> list[int]:
     for p in psutil.process_iter(["cmdline"]):
         try:
             if any("_kernel_main.py" in c for c in p.info["cmdline"] or []) and \
-                    p.environ().get("JPY_PARENT_PID") == str(parent_pid) and p.status() != psutil.STATUS_ZOMBIE:
+                    p.environ().get("CORT_RUN_PID") == str(parent_pid) and p.status() != psutil.STATUS_ZOMBIE:
                 found.append(p.pid)
         except psutil.Error:
             continue

@@ -163,7 +163,7 @@ def test_no_network(ex):
 def test_cannot_signal_the_run(ex):
     s = ex.open("kill")
     res = s.run("import os, signal\n"
-                "for pid in {os.getppid(), int(os.environ['JPY_PARENT_PID'])}:\n"
+                f"for pid in {{os.getppid(), {os.getpid()}}}:\n"  # the kernel template, and this run
                 "    try:\n        os.kill(pid, signal.SIGTERM); print('SENT')\n"
                 "    except OSError as err:\n        print('refused', err.errno)")
     ex.close("kill")
@@ -275,6 +275,12 @@ def test_infrastructure_failure_ends_one_trajectory_not_the_run(tokenizer, ex):
     assert good.finish_reason == "stop" and good.infra_errors == 0 and good.text.endswith("\\boxed{42}.")
     assert bad.finish_reason == "infra_error" and bad.infra_errors == 1 and bad.code_errors == 0
     assert "```output" not in bad.text  # no made-up observation was shown to the model
+    from train.grpo import loss_masks  # GRPO: the cut trajectory carries no gradient, the other its model tokens
+
+    good_mask, bad_mask = loss_masks([good, bad], 10_000)
+    assert good_mask == good.model_mask and {0, 1} <= set(good_mask)
+    assert len(bad_mask) == len(bad.completion_ids) > 0 and set(bad_mask) == {0}
+    assert loss_masks([good], 5) == [good.model_mask[:5]]
 
 
 def test_infrastructure_errors_stay_out_of_training_and_are_counted(tmp_path, capsys):
@@ -317,3 +323,74 @@ def test_a_failing_preload_is_an_infrastructure_error_not_a_silent_kernel():
     with JupyterExecutor(timeout=5, warm_kernels=0, max_kernels=1, preload="import no_such_module_here") as broken:
         res = broken.open("x").run("print(1)")
     assert res.infrastructure and "preload code failed" in res.error and "ModuleNotFoundError" in res.error
+
+
+def test_sigkill_of_the_run_ends_template_kernels_children_and_folders(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from cort.executor import JupyterExecutor
+
+        ex = JupyterExecutor(timeout=30, warm_kernels=2, max_kernels=3)
+        s = ex.open('s')
+        out = s.run("import subprocess\\n"
+                    "subprocess.run('setsid sleep 300 > /dev/null 2>&1 & echo $!', shell=True, "
+                    "capture_output=True, text=True).stdout.strip()").value
+        print(ex.pool.home, ex.pool.zygote.pid, s._kernel.pid, out.strip().strip("'"), flush=True)
+        time.sleep(300)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    home, *pids = proc.stdout.readline().split()
+    proc.kill()
+    proc.wait(timeout=60)
+    assert _wait_gone({int(p) for p in pids}) == set()  # the template saw its pipe close and ended them all
+    deadline = time.monotonic() + 10
+    while os.path.exists(home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(home)
+
+
+def test_sessions_do_not_share_random_state(ex):
+    cell = "import random, numpy\nprint(random.random(), numpy.random.rand())"
+    outs = []
+    for name in ("rand-a", "rand-b"):
+        outs.append(ex.open(name).run(cell).output)
+        ex.close(name)
+    assert outs[0] != outs[1] and outs[0].count(" ") == 1  # forked from one template, reseeded each
+
+
+def test_a_killed_template_is_replaced():
+    with JupyterExecutor(timeout=10, warm_kernels=0, max_kernels=2) as executor:
+        assert executor.open("a").run("print(1)").output == "1\n"
+        template = executor.pool.zygote.pid
+        os.kill(template, 9)
+        assert _wait_gone({template}) == set()
+        res = executor.open("b").run("print(2)")
+        assert res.output == "2\n" and not res.infrastructure
+        assert executor.pool.zygote.pid not in (None, template)
+
+
+def test_processes_orphaned_by_a_dead_kernel_are_killed(ex):
+    s = ex.open("orphan")
+    out = s.run("import subprocess\n"
+                "subprocess.run('setsid sleep 300 > /dev/null 2>&1 & echo $!', shell=True, "
+                "capture_output=True, text=True).stdout.strip()").value
+    sleeper = int(out.strip().strip("'"))
+    kernel = s._kernel.pid
+    os.kill(kernel, 9)  # the session is still open: nothing on the driver's side ends the orphan yet
+    assert _wait_gone({kernel, sleeper}) == set()
+    ex.close("orphan")
+
+
+@needs_landlock
+def test_the_shared_ipython_profile_is_read_only(ex):
+    s = ex.open("profile")
+    res = s.run("import os\nd = get_ipython().profile_dir.startup_dir\nos.makedirs(d, exist_ok=True)\n"
+                "try:\n    open(os.path.join(d, '00-evil.py'), 'w').write('EVIL = 1')\n    print('WROTE')\n"
+                "except OSError as err:\n    print('refused', err.errno)")
+    ex.close("profile")
+    assert "refused" in res.output, res
+    after = ex.open("profile-after")
+    assert "NameError" in after.run("EVIL").error
+    ex.close("profile-after")

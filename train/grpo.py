@@ -126,6 +126,14 @@ def loop_config(tool: ToolArguments, args, max_func_call: int, prompt_ids: list[
         temperature=args.temperature, top_p=1.0 if args.temperature == 0 else args.top_p, seed=seed)
 
 
+def loss_masks(trajs: list, limit: int) -> list[list[int]]:
+    """Per trajectory, 1 on the model's tokens (interpreter output is 0), cut to ``limit``.
+
+    A trajectory cut short by an infrastructure failure carries no gradient at all (all zeros).
+    """
+    return [t.model_mask[:limit] if not t.infra_errors else [0] * len(t.completion_ids[:limit]) for t in trajs]
+
+
 def make_rollout_func(script_args: GRPOScriptArguments, tool: ToolArguments, executor, tokenizer):
     """A TRL ``rollout_func`` that runs the CoRT tool loop with the current policy."""
     from trl.models.utils import unwrap_model_for_generation
@@ -160,9 +168,7 @@ def make_rollout_func(script_args: GRPOScriptArguments, tool: ToolArguments, exe
             "prompt_ids": [t.prompt_ids for t in trajs],
             "completion_ids": [t.completion_ids[:limit] for t in trajs],
             "logprobs": None,
-            # a trajectory cut short by an infrastructure failure carries no gradient at all
-            "env_mask": [t.model_mask[:limit] if not t.infra_errors else [0] * len(t.completion_ids[:limit])
-                         for t in trajs],
+            "env_mask": loss_masks(trajs, limit),
             "code_calls": [t.code_calls for t in trajs],
             "code_errors": [t.code_errors for t in trajs],
         }

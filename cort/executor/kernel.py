@@ -1,47 +1,42 @@
-"""One Jupyter kernel for one session: started fresh, confined, limited, and ended with all it started.
+"""One Jupyter kernel for one session: forked fresh from the template, confined, limited, ended with all it started.
 
-A kernel is never reused: each session gets a kernel of its own (started ahead by the pool), so
-nothing one trajectory does to its interpreter (patched builtins, threads, signal handlers, closed
-streams, a lowered recursion limit ...) can reach another. Its folder is the session's scratch
-folder (working directory, ``HOME``, ``TMPDIR``, IPython's settings, the kernel's IPC sockets), the
-only place it may write when confined (:mod:`cort.executor.confine`).
+A kernel is never reused: each session gets a kernel of its own (forked ahead by the pool from the
+warm template, :mod:`cort.executor._kernel_main`), so nothing one trajectory does to its interpreter
+(patched builtins, threads, signal handlers, closed streams, a lowered recursion limit ...) can
+reach another. Its folder is the session's scratch folder (working directory, ``HOME``,
+``TMPDIR``, the kernel's IPC sockets), the only place it may write when confined
+(:mod:`cort.executor.confine`). The client speaks the Jupyter protocol through ``jupyter_client``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import logging
 import os
 import queue
+import select
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import time
+import uuid
 
 import psutil
-from jupyter_client import KernelManager
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+import zmq
+from jupyter_client import BlockingKernelClient
+from jupyter_client.connect import write_connection_file
 
 from cort.executor.cgroup import PidsGroup
 from cort.executor.config import ExecutorConfig
 from cort.executor.result import TIMEOUT_REPORT, ExecutionResult, format_error
+from cort.executor.zygote import Zygote
 
 logger = logging.getLogger(__name__)
-KERNEL_NAME = "cort-python"
-_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel_main.py")
+KERNEL_ARGV = ["--colors=NoColor", "--HistoryManager.enabled=False"]
 _PASSED_ENV = ("LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-
-
-class _SpecManager(KernelSpecManager):
-    """Serves one kernel spec: this interpreter, started through the confining launcher."""
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        argv = [
-            sys.executable, _LAUNCHER, "-f", "{connection_file}",
-            "--colors=NoColor", "--HistoryManager.enabled=False",
-        ]
-        return KernelSpec(argv=argv, display_name="CoRT Python", language="python", env={})
 
 
 def kernel_env(config: ExecutorConfig, workdir: str, cgroup_procs: str = "") -> dict[str, str]:
@@ -53,7 +48,6 @@ def kernel_env(config: ExecutorConfig, workdir: str, cgroup_procs: str = "") -> 
         "MPLCONFIGDIR": os.path.join(workdir, ".matplotlib"),
         "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
-        "JPY_PARENT_PID": str(os.getpid()),
         "CORT_KERNEL_MEMORY_MB": str(config.memory_mb), "CORT_KERNEL_FILE_MB": str(config.file_mb),
         "CORT_KERNEL_CPU_SECONDS": str(config.cpu_seconds), "CORT_KERNEL_MAX_PROCESSES": str(config.max_processes),
         "CORT_KERNEL_SANDBOX": config.sandbox, "CORT_KERNEL_WORKDIR": workdir, "CORT_KERNEL_CGROUP": cgroup_procs,
@@ -61,43 +55,98 @@ def kernel_env(config: ExecutorConfig, workdir: str, cgroup_procs: str = "") -> 
     return env
 
 
-class Kernel:
-    """A live, confined ipykernel process with a blocking client; one session uses it, then it is shut down."""
+def template_env(config: ExecutorConfig, home: str) -> dict[str, str]:
+    """The environment of the kernel template: a kernel's, without the per-session settings."""
+    env = {k: v for k, v in kernel_env(config, home).items() if not k.startswith("CORT_KERNEL_")}
+    env["CORT_KERNEL_PRELOAD"] = config.preload
+    env["CORT_KERNEL_ARGV"] = json.dumps(KERNEL_ARGV)
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # ipykernel imports debugpy, which warns about frozen modules
+    env["CORT_RUN_PID"] = str(os.getpid())  # names the run in /proc/PID/environ of the template and its kernels
+    return env
 
-    def __init__(self, config: ExecutorConfig, root: str, cgroup_root: str | None = None):
+
+@functools.cache
+def _client_context() -> zmq.Context:
+    """One ZeroMQ context for our clients; they connect before the kernel binds, so retry every 5 ms (not 100)."""
+    context = zmq.Context()
+    context.setsockopt(zmq.RECONNECT_IVL, 5)
+    context.setsockopt(zmq.LINGER, 0)
+    return context
+
+
+class Kernel:
+    """A live, confined ipykernel forked from the template, with a blocking client; one session uses it.
+
+    The process is watched through a pidfd (it is the template's child, not ours), interrupted
+    with SIGINT, and ended with everything it started by :meth:`shutdown`.
+    """
+
+    def __init__(self, config: ExecutorConfig, root: str, zygote: Zygote, cgroup_root: str | None = None):
         self.config = config
+        self.root = root
+        self.zygote = zygote
         self.workdir = tempfile.mkdtemp(prefix="s-", dir=root)
         self.group = PidsGroup(cgroup_root, config.max_processes) if cgroup_root else None
-        tag = os.path.basename(self.workdir)
-        self.km = KernelManager(
-            kernel_name=KERNEL_NAME, kernel_spec_manager=_SpecManager(), transport="ipc",
-            ip=os.path.join(self.workdir, ".ipc"), connection_file=os.path.join(root, f"{tag}.json"),
-        )
-        self._log = open(os.path.join(root, "kernels.log"), "ab")  # noqa: SIM115 - kept for restarts
+        self.pid: int | None = None
+        self._pidfd: int | None = None
+        self.client: BlockingKernelClient | None = None
+        self._starts = 0
         try:
-            env = kernel_env(config, self.workdir, self.group.procs_file if self.group else "")
-            self.km.start_kernel(env=env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=self._log)
-            self._connect()
+            self._start()
             self._preload()
         except BaseException:
             self.shutdown()
             raise
 
     # -- lifecycle -----------------------------------------------------------------------
-    def _connect(self) -> None:
-        self.client = self.km.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=self.config.startup_timeout)
+    def _start(self) -> None:
+        self._starts += 1
+        tag = f"{os.path.basename(self.workdir)}-{self._starts}"
+        self.connection_file = os.path.join(self.root, f"{tag}.json")
+        _, info = write_connection_file(self.connection_file, transport="ipc", key=uuid.uuid4().hex.encode(),
+                                        ip=os.path.join(self.workdir, f".ipc{self._starts}"))
+        env = kernel_env(self.config, self.workdir, self.group.procs_file if self.group else "")
+        self.pid = self.zygote.spawn(self.workdir, self.connection_file, env)
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError as err:
+            raise RuntimeError("the kernel died as it started (see kernels.log)") from err
+        self.client = BlockingKernelClient(context=_client_context())
+        self.client.load_connection_info(info)
+        self.client.start_channels(stdin=False, hb=False)
+        self._wait_ready(self.config.startup_timeout)
 
-    @property
-    def pid(self) -> int | None:
-        """Process id of the kernel (None when not running)."""
-        provisioner = self.km.provisioner
-        return getattr(provisioner, "pid", None) if provisioner else None
+    def _wait_ready(self, timeout: float) -> None:
+        """Kernel-info handshake, then one IOPub message: the kernel answers and we hear its broadcasts."""
+        assert self.client is not None
+        deadline = time.monotonic() + timeout
+        self.client.kernel_info()
+        replied = False
+        while time.monotonic() < deadline:
+            if not self.is_alive():
+                raise RuntimeError("the kernel died as it started (see kernels.log)")
+            if not replied:
+                with contextlib.suppress(queue.Empty):
+                    replied = self.client.get_shell_msg(timeout=0.05)["msg_type"] == "kernel_info_reply"
+                continue
+            try:
+                self.client.get_iopub_msg(timeout=0.05)
+                return
+            except queue.Empty:
+                self.client.kernel_info()  # its status messages went out before we subscribed
+        raise RuntimeError(f"the kernel did not answer in {timeout:.0f} s")
 
     def is_alive(self) -> bool:
         """True while the kernel process runs."""
-        return self.km.has_kernel and self.km.is_alive()
+        if self._pidfd is None:
+            return False
+        ready, _, _ = select.select([self._pidfd], [], [], 0)
+        return not ready
+
+    def _signal(self, sig: int) -> None:
+        if self._pidfd is not None:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self._pidfd, sig)
 
     def kill_children(self) -> None:
         """Kill every process the kernel started (subprocesses of model code, double forks included)."""
@@ -106,8 +155,8 @@ class Kernel:
             for other in self.group.pids():
                 if other != pid:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(other, 9)
-        if pid is None:
+                        os.kill(other, signal.SIGKILL)
+        if pid is None or not self.is_alive():
             return
         try:
             children = psutil.Process(pid).children(recursive=True)
@@ -118,13 +167,25 @@ class Kernel:
                 child.kill()
         psutil.wait_procs(children, timeout=2)
 
-    def restart(self) -> None:
-        """Hard restart (state is lost); used after a timeout the interrupt did not stop, or a crash."""
+    def _stop_process(self) -> None:
+        """Kill the kernel and what it started; wait for it to be gone."""
         self.kill_children()
-        with contextlib.suppress(Exception):
-            self.client.stop_channels()
-        self.km.restart_kernel(now=True)
-        self._connect()
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.stop_channels()
+            self.client = None
+        self._signal(signal.SIGKILL)
+        if self._pidfd is not None:
+            select.select([self._pidfd], [], [], 5.0)
+            os.close(self._pidfd)
+            self._pidfd = None
+        with contextlib.suppress(OSError):
+            os.unlink(self.connection_file)
+
+    def restart(self) -> None:
+        """Hard restart (state is lost): a new kernel from the template in the same folder."""
+        self._stop_process()
+        self._start()
         self._preload()
 
     def _preload(self) -> None:
@@ -137,16 +198,10 @@ class Kernel:
 
     def shutdown(self) -> None:
         """Stop the kernel and everything it started; remove its scratch folder."""
-        self.kill_children()
         with contextlib.suppress(Exception):
-            self.client.stop_channels()
-        with contextlib.suppress(Exception):
-            self.km.shutdown_kernel(now=True)
-        with contextlib.suppress(Exception):
-            self.km.cleanup_resources()
+            self._stop_process()
         if self.group is not None:
             self.group.destroy()
-        self._log.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- execution -----------------------------------------------------------------------
@@ -160,7 +215,7 @@ class Kernel:
         finished = self._collect(msg_id, res, deadline)
         if not finished and self.is_alive():
             res.timed_out = True
-            self.km.interrupt_kernel()
+            self._signal(signal.SIGINT)
             grace = time.monotonic() + self.config.interrupt_grace
             if not self._collect(msg_id, ExecutionResult(), grace):
                 self.restart()
