@@ -77,6 +77,8 @@ def main() -> None:
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
                                                    "test_aime24.reason_step.jsonl"))
     ap.add_argument("--skip_hf", action="store_true")
+    ap.add_argument("--interpreter_mode", default="kernel", choices=["original", "kernel"],
+                    help="the README's table was measured with kernel (one live kernel per trajectory)")
     args = ap.parse_args()
 
     from transformers import AutoTokenizer
@@ -86,7 +88,8 @@ def main() -> None:
     model_dir = default_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     rows = []
-    cfg = dict(max_func_call=args.cells + 2, max_tokens_per_call=1024, max_model_len=8192, temperature=0.0)
+    cfg = dict(max_func_call=args.cells + 2, max_tokens_per_call=1024, max_model_len=8192, temperature=0.0,
+               interpreter_mode=args.interpreter_mode)
     for slow in [float(x) for x in args.slow_seconds.split(",")]:
         scripts = replay_scripts(args.trajectories, args.cells, seed=0, slow_seconds=slow)
         results = {}
@@ -101,7 +104,8 @@ def main() -> None:
         engine = HFEngine(model_dir)
         problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.hf_problems]
         prompts = [render_prompt(tokenizer, p) for p in problems for _ in range(args.hf_n)]
-        hf_cfg = dict(max_func_call=3, max_tokens_per_call=96, max_model_len=8192, temperature=0.6, seed=0)
+        hf_cfg = dict(max_func_call=3, max_tokens_per_call=96, max_model_len=8192, temperature=0.6, seed=0,
+                      interpreter_mode=args.interpreter_mode)
         results = {ov: run(lambda: engine, prompts, RolloutConfig(overlap=ov, **hf_cfg)) for ov in (False, True)}
         rows.append((f"hf engine, SmolLM2-135M, {args.hf_problems} AIME problems x {args.hf_n}", results))
 

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field, fields
 from cort import protocol
 from cort.errors import UsageError
 from cort.executor.config import SANDBOX_MODES, ExecutorConfig
-from cort.rollout import RolloutConfig
+from cort.rollout import INTERPRETER_MODES, RolloutConfig
 
 ENGINES = ("vllm", "hf")
 FUNC_CALL_MODES = ("jupyter", "python")
 
 MAX_FUNC_CALL_HELP = (
-    "generate rounds per trajectory (the original's meaning): every round but the last stops at a closed "
-    "code cell, so at most max_func_call - 1 cells run; the budget warning follows the output of round "
+    "generate rounds per trajectory (the original's meaning): every round but the last may stop at a code "
+    "cell, so at most max_func_call - 1 cells run; the budget warning follows the output of round "
     "max_func_call - 1")
 
 
@@ -62,6 +62,12 @@ class ToolArguments:
         "help": "jupyter: a trajectory's cells share one interpreter; python: every cell starts fresh",
         "choices": list(FUNC_CALL_MODES)})
     func_call_timeout: float = field(default=30, metadata={"help": "seconds one cell may run"})
+    interpreter_mode: str = field(default="original", metadata={
+        "help": "original: at each stop, run the program the original rebuilds from the trajectory (earlier cells "
+                "without prints or errors, then the new one) in a fresh namespace and show what it printed or its "
+                "full traceback, as CoRT models were trained; kernel: run only the new cell in the trajectory's own "
+                "live Jupyter kernel (stdout, stderr, displayed values, short tracebacks)",
+        "choices": list(INTERPRETER_MODES)})
     sandbox: str = field(default="on", metadata={
         "help": "on: each trajectory's interpreter is confined (writes only in its scratch folder, no network, "
                 "no signals out, process cap, scrubbed environment; what the machine cannot do is logged once); "
@@ -71,6 +77,7 @@ class ToolArguments:
         require_positive(self, "max_func_call", "max_tokens_per_call", "max_model_len", "func_call_timeout")
         require_choice(self, "stop_tokens_mode", protocol.STOP_TOKENS_MODES)
         require_choice(self, "func_call_mode", FUNC_CALL_MODES)
+        require_choice(self, "interpreter_mode", INTERPRETER_MODES)
         require_choice(self, "sandbox", SANDBOX_MODES)
 
 

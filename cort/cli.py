@@ -64,8 +64,13 @@ def parse_flags(parser, argv: list[str] | None) -> tuple:
     """Parse ``argv`` into the parser's dataclasses (``TrlParser``: YAML ``--config`` too).
 
     A ``ValueError`` raised while a dataclass checks itself (TRL's and transformers' own
-    configs do that) is a bad flag: it becomes a :class:`UsageError`, one line, exit 2.
+    configs do that), an unknown flag or a value outside a flag's choices is a bad flag: it
+    becomes a :class:`UsageError`, one line, exit 2.
     """
+    def one_line(message: str):  # argparse's own errors (unknown flag, bad choice): one line, not the usage
+        raise UsageError("", " ".join(message.split()))
+
+    parser.error = one_line
     try:
         if hasattr(parser, "parse_args_and_config"):
             return tuple(parser.parse_args_and_config(args=argv))

@@ -1,16 +1,24 @@
 """The multi-turn tool loop: generate until a code cell closes, run it, append the output, repeat.
 
 Every consumer (the inference CLI, RFT sampling, GRPO rollouts) calls :func:`run_rollouts`;
-it is the only copy of this logic. Behaviour follows the original CoRT CLI (rounds, stop
-strings, the budget warning at the second-to-last call, no stop strings in the last round,
-ending a trajectory whose output would not fit), with three differences, all documented:
+it is the only copy of this logic. Behaviour follows the original CoRT CLI: rounds, stop
+strings, the budget warning at the second-to-last call, no stop strings in the last round.
 
-- a stop that does not close a real cell (an inline backtick at a line end, a fence inside
-  a string literal) continues the same round instead of using up a call;
-- trajectories are not synchronised by rounds: while some trajectories' cells run,
-  the others keep generating (overlap);
-- the record is token-exact: model tokens are the engine's own ids, interpreter tokens are
-  marked, so trainers can mask them without re-tokenising.
+``interpreter_mode="original"`` (the default) also gives the model the original's observations:
+every generate call is a round; a round whose text ends with the first stop string runs a
+program rebuilt from the whole trajectory by the original's rules (:mod:`cort.original`) in a
+fresh namespace, or, when the round wrote no ```` ```python ```` block, appends an empty output
+block; the observation is what the program printed, or its full traceback.
+
+``interpreter_mode="kernel"`` runs only the new cell, in the trajectory's own live kernel
+(stdout, stderr and displayed values; a short traceback), and a stop that does not close a
+real cell (an inline backtick at a line end, a fence inside a string literal) continues the
+same round instead of using up a call.
+
+In both modes trajectories are not synchronised by rounds (while some trajectories' cells run,
+the others keep generating; ``overlap=False`` gives the original's epoch-synchronous rounds),
+and the record is token-exact: model tokens are the engine's own ids, interpreter tokens are
+marked, so trainers can mask them without re-tokenising.
 """
 
 from __future__ import annotations
@@ -24,12 +32,13 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from cort import protocol
+from cort import original, protocol
 from cort.engine import Engine, Generation, SamplingParams
 from cort.executor import ExecutionResult, JupyterExecutor
 
 logger = logging.getLogger(__name__)
 MODEL, INTERPRETER = "model", "interpreter"
+INTERPRETER_MODES = ("original", "kernel")
 
 
 @dataclass
@@ -42,6 +51,7 @@ class RolloutConfig:
     stop_tokens_mode: str = "normal_code_block_end"
     func_call_mode: str = "jupyter"
     func_call_timeout: float = 30.0
+    interpreter_mode: str = "original"
     temperature: float = 0.6
     top_p: float = 0.95
     seed: int | None = None
@@ -50,10 +60,19 @@ class RolloutConfig:
     overlap: bool = True  # False: the original's epoch-synchronous rounds (all generate, then all execute)
     gather_window: float = 0.1  # overlap: seconds to wait for quick cells before generating without them
 
+    def __post_init__(self) -> None:
+        if self.interpreter_mode not in INTERPRETER_MODES:
+            raise ValueError(f"interpreter_mode must be one of {INTERPRETER_MODES}, got {self.interpreter_mode!r}")
+
     @property
     def stop(self) -> list[str]:
         """Stop strings of ``stop_tokens_mode``."""
         return protocol.stop_sequences(self.stop_tokens_mode)
+
+    @property
+    def live_session(self) -> bool:
+        """True when a trajectory's cells share one live kernel (kernel mode, ``func_call_mode`` jupyter)."""
+        return self.interpreter_mode == "kernel" and self.func_call_mode == "jupyter"
 
 
 @dataclass
@@ -155,7 +174,7 @@ class _Loop:
 
     def submit(self, traj: Trajectory, round_index: int, code: str) -> None:
         """Run ``code`` in a worker thread, or park it until a kernel is free for a new session."""
-        if self.cfg.func_call_mode == "jupyter" and traj.index not in self.active:
+        if self.cfg.live_session and traj.index not in self.active:
             if len(self.active) >= self.slots:
                 self.parked.append((traj, round_index, code))
                 return
@@ -168,6 +187,8 @@ class _Loop:
         traj.segments.append(Segment(MODEL, gen.text, list(gen.token_ids), gen.logprobs))
         traj.cumulative_logprob += gen.cumulative_logprob or 0.0
         traj.round_tokens += len(gen.token_ids)
+        if self.cfg.interpreter_mode == "original":
+            return self.absorb_original(traj, gen)
         if gen.finish_reason != "stop" or gen.stop_reason is None:
             self.finish(traj, gen.finish_reason)
             return False
@@ -187,10 +208,34 @@ class _Loop:
         self.submit(traj, round_index, code)
         return False
 
+    def absorb_original(self, traj: Trajectory, gen: Generation) -> bool:
+        """The original's round: the text must end with the first stop string to call the interpreter.
+
+        Every generate call is a round. A round that wrote a ```` ```python ```` block runs the
+        program rebuilt from the whole trajectory; one that did not gets an empty output block.
+        """
+        round_index = traj.rounds
+        traj.rounds += 1
+        traj.round_tokens = 0
+        if not gen.text.endswith(self.cfg.stop[0]):
+            self.finish(traj, gen.finish_reason)
+            return False
+        if protocol.CODE_START not in gen.text:
+            return self.append_output(traj, round_index, ExecutionResult(), counted=False)
+        text = traj.prompt + traj.text  # the prompt's own blocks count, as in the original
+        program = (original.jupyter_like_program(text) if self.cfg.func_call_mode == "jupyter"
+                   else original.last_program(text))
+        if not program:
+            return self.append_output(traj, round_index, ExecutionResult(), counted=False)
+        self.submit(traj, round_index, program)
+        return False
+
     def execute(self, traj: Trajectory, code: str) -> ExecutionResult:
         """Run one cell; any failure of the machinery becomes an infrastructure result, never an exception."""
         timeout = self.cfg.func_call_timeout
         try:
+            if self.cfg.interpreter_mode == "original":
+                return self.executor.run_program(code, timeout)
             if self.cfg.func_call_mode == "jupyter":
                 return self.executor.run(f"traj-{id(self)}-{traj.index}", code, timeout)
             return self.executor.run_stateless(code, timeout)
@@ -198,19 +243,22 @@ class _Loop:
             logger.warning("trajectory %d: executor failure: %s: %s", traj.index, type(err).__name__, err)
             return ExecutionResult.infrastructure_failure(f"{type(err).__name__}: {err}")
 
-    def append_output(self, traj: Trajectory, round_index: int, result: ExecutionResult) -> bool:
+    def append_output(self, traj: Trajectory, round_index: int, result: ExecutionResult,
+                      counted: bool = True) -> bool:
         """Append the interpreter's answer; True when ``traj`` goes on generating.
 
         An infrastructure failure ends the trajectory (finish reason ``infra_error``): its next
         observation would be made up, so it is counted apart and kept out of training.
+        ``counted=False``: an empty block for a round that ran no code (original mode).
         """
         if result.infrastructure:
             traj.infra_errors += 1
             self.finish(traj, "infra_error")
             return False
-        traj.code_calls += 1
-        traj.code_errors += int(not result.ok)
-        traj.code_timeouts += int(result.timed_out)
+        if counted:
+            traj.code_calls += 1
+            traj.code_errors += int(not result.ok)
+            traj.code_timeouts += int(result.timed_out)
         warn = round_index == self.cfg.max_func_call - 2
         out = protocol.format_output(result.model_text(), warn_budget=warn)
         ids = self.engine.encode(out)
@@ -218,6 +266,9 @@ class _Loop:
             self.finish(traj, "length")
             return False
         traj.segments.append(Segment(INTERPRETER, out, ids, None))
+        if traj.rounds >= self.cfg.max_func_call:  # original mode: the last round happened to end at a stop
+            self.finish(traj, "max_func_call")
+            return False
         return True
 
     def harvest_all(self) -> list[Trajectory]:

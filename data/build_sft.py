@@ -20,11 +20,12 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cort import hints, protocol
+from cort import hints, original, protocol
 from cort.args import require
 from cort.cli import parse_flags, run_command
 from cort.executor import JupyterExecutor
 from cort.io import check_output_file, write_jsonl_atomic
+from cort.rollout import INTERPRETER_MODES
 from data.trajectories import load_trajectories
 from evaluation.grader import grade
 
@@ -43,6 +44,11 @@ class BuildSFTArguments:
     reexecute: str = field(default="check", metadata={
         "choices": list(REEXECUTE_MODES),
         "help": "check: drop trajectories whose recorded output differs; fix: replace it; off: skip"})
+    interpreter_mode: str = field(default="original", metadata={
+        "choices": list(INTERPRETER_MODES),
+        "help": "how the trajectories' outputs were made, so they are re-run the same way: original (each cell's "
+                "program rebuilt from the response by the original's rules, fresh namespace) or kernel (the cells "
+                "in one live kernel)"})
     keep_incorrect: bool = field(default=False, metadata={"help": "keep trajectories the grader rejects"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing output file"})
 
@@ -58,15 +64,25 @@ class InfrastructureFailure(RuntimeError):
     """A cell could not be re-run through no fault of its code."""
 
 
-def reexecute(response: str, executor: JupyterExecutor, session_id: str) -> tuple[str, int]:
-    """``response`` with every output block replaced by the real one; and how many differed."""
+def reexecute(response: str, executor: JupyterExecutor, session_id: str,
+              interpreter_mode: str = "original") -> tuple[str, int]:
+    """``response`` with every output block replaced by the real one; and how many differed.
+
+    ``interpreter_mode="original"`` runs, for each cell, the program the original rebuilds from the
+    response up to that cell (with the outputs kept so far); ``"kernel"`` runs the cells one after
+    another in one live kernel.
+    """
     pieces, pos, mismatches = [], 0, 0
     outputs = protocol.find_outputs(response)
     try:
         for cell in protocol.find_cells(response):
             if cell.start < pos:
                 continue
-            result = executor.run(session_id, cell.code)
+            if interpreter_mode == "original":
+                so_far = "".join(pieces) + response[pos:cell.end]
+                result = executor.run_program(original.jupyter_like_program(so_far))
+            else:
+                result = executor.run(session_id, cell.code)
             if result.infrastructure:
                 raise InfrastructureFailure(result.error)
             real = protocol.format_output(result.model_text())
@@ -91,7 +107,7 @@ def reexecute(response: str, executor: JupyterExecutor, session_id: str) -> tupl
 
 
 def build(trajectories: list[dict], style: str, reexecute_mode: str = "check", keep_incorrect: bool = False,
-          executor: JupyterExecutor | None = None) -> tuple[list[dict], Counter]:
+          executor: JupyterExecutor | None = None, interpreter_mode: str = "original") -> tuple[list[dict], Counter]:
     """Styled, verified trajectories and counts of what was kept, dropped and inserted."""
     stats: Counter = Counter()
     kept = []
@@ -103,7 +119,7 @@ def build(trajectories: list[dict], style: str, reexecute_mode: str = "check", k
             if reexecute_mode != "off":
                 plain = hints.strip_markers(response)
                 try:
-                    real, mismatches = reexecute(plain, executor, f"build-{i}")
+                    real, mismatches = reexecute(plain, executor, f"build-{i}", interpreter_mode)
                 except InfrastructureFailure as err:
                     logger.warning("trajectory %d skipped: %s", i, err)
                     stats["dropped_infra_error"] += 1
@@ -144,7 +160,8 @@ def make_parser():
 def main(args: BuildSFTArguments) -> int:
     """Build and write the SFT data; print the counts."""
     trajectories = [t for path in args.input for t in load_trajectories(path)]
-    kept, stats = build(trajectories, args.style, args.reexecute, args.keep_incorrect)
+    kept, stats = build(trajectories, args.style, args.reexecute, args.keep_incorrect,
+                        interpreter_mode=args.interpreter_mode)
     write_jsonl_atomic(args.output, kept)
     print(json.dumps({"input": len(trajectories), **stats}, indent=2))
     return 0

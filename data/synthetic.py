@@ -157,7 +157,7 @@ def trajectory(p: dict, style: str, executor) -> dict:
     if style == "cot":
         response = f"Let me work it out by hand.\n{hand}\n{p['check']}.\nThe answer is \\boxed{{{p['answer']}}}."
     else:
-        result = executor.run_stateless(p["code"])
+        result = executor.run_program(p["code"])  # as the default (original) interpreter shows it
         cell = f"```python\n{p['code']}\n```\n" + protocol.format_output(result.model_text())
         response = (f"{hints.PROMPT_HINT}\nLet me compute this by hand first.\n{hand}\n"
                     f"This is getting long, so let me compute it with python.\n{cell}"

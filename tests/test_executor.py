@@ -170,7 +170,7 @@ def test_original_python_executor_surface():
         results = ex.batch_apply(["x = 5\nprint(x * 2)", "print(x)", "", "1/0"])
     assert results[0] == ("10", "")
     assert results[1][0] == "" and "NameError" in results[1][1]  # each call is independent
-    assert results[2] == ("empty code", "empty code")
+    assert results[2] == ("", "")  # the original's "empty code" needs an empty list of lines, never a string
     assert results[3][1].endswith("ZeroDivisionError: division by zero")
 
 

@@ -24,7 +24,8 @@ def grpo(tmp_path_factory, shared_data, tokenizer):
         "--data", str(shared_data / "toy_train.reason_step.parquet"), "--output_dir", str(out),
         "--num_generations", "4", "--per_device_train_batch_size", "8", "--max_completion_length", "64",
         "--max_func_call", "3", "--max_steps", "2", "--save_steps", "2", "--use_cpu", "--seed", "0",
-        "--learning_rate", "1e-5", "--func_call_timeout", "10"]
+        "--learning_rate", "1e-5", "--func_call_timeout", "10",
+        "--interpreter_mode", "kernel"]  # the prompts open the cell; the original counts only cells opened in a round
     script_args, tool, args, model_args = parse_flags(make_parser(), cpu_precision(argv))  # as the command does
     trainer, executor = build_trainer(script_args, tool, args, model_args)
     prompts = []

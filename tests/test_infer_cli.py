@@ -203,6 +203,7 @@ def test_failing_rank_fails_the_command(shared_data, tmp_path, model_dir):
     (["--enable_cache", "--overwrite"], "--enable_cache: cannot be combined with --overwrite"),
     (["--start", "40"], "selects no problem of the 2"),
     (["--preload_imports", "import sympy as"], "--preload_imports: not valid Python"),
+    (["--interpreter_mode", "live"], "--interpreter_mode"),
 ])
 def test_bad_flags_are_one_line_exit_2(shared_data, tmp_path, capsys, flags, message):
     src = _subset(shared_data, tmp_path, 2)

@@ -59,19 +59,22 @@ def test_max_func_call_one_means_no_code(tokenizer, executor):
     assert t.code_calls == 0 and engine.calls[0][1].stop == []
 
 
-def test_false_stop_continues_without_using_a_call(tokenizer, executor):
+def test_false_stop_continues_without_using_a_call(tokenizer, executor):  # kernel mode only
     script = "Use `n`\nthen:\n```python\ns = '''\n```\n'''\nprint(len(s))\n```\nDone."
     engine = ReplayEngine(tokenizer, {P1: script})
-    [t] = run_rollouts(engine, [P1], _cfg(max_func_call=3), executor=executor)
+    [t] = run_rollouts(engine, [P1], _cfg(max_func_call=3, interpreter_mode="kernel"), executor=executor)
     assert t.false_stops == 2 and t.rounds == 1 and t.code_calls == 1
     assert [o.text for o in protocol.find_outputs(t.text)] == ["5"]
 
 
-def test_empty_cell_adds_nothing(tokenizer, executor):
+def test_empty_cell_adds_nothing_in_kernel_mode_and_an_empty_block_in_original_mode(tokenizer, executor):
     engine = ReplayEngine(tokenizer, {P1: "```python\n```\nThen prose."})
-    [t] = run_rollouts(engine, [P1], _cfg(), executor=executor)
+    [t] = run_rollouts(engine, [P1], _cfg(interpreter_mode="kernel"), executor=executor)
     assert t.rounds == 1 and t.code_calls == 0 and "```output" not in t.text
     assert t.text == "```python\n```\nThen prose."
+    engine = ReplayEngine(tokenizer, {P1: "```python\n```\nThen prose."})
+    [t] = run_rollouts(engine, [P1], _cfg(), executor=executor)  # no complete block: the original runs ""
+    assert t.rounds == 2 and t.code_calls == 0 and t.text == "```python\n```\n```output\n\n```\nThen prose."
 
 
 def test_output_past_model_length_ends_without_it(tokenizer, executor):
@@ -125,8 +128,10 @@ def test_real_model_real_kernel_end_to_end(hf_engine, tokenizer, executor):
     chat = tokenizer.apply_chat_template(
         [{"role": "user", "content": "What is 123*456? Use python."}], tokenize=False, add_generation_prompt=True)
     prompt = chat + "I will use python.\n```python\nprint(123*456)\n"
+    # kernel mode: the cell opens in the prompt, which the original's round test would not count
     trajs = run_rollouts(hf_engine, [prompt, prompt], _cfg(max_func_call=3, max_tokens_per_call=48,
-                         max_model_len=1024, temperature=0.7, seed=3), executor=executor)
+                         max_model_len=1024, temperature=0.7, seed=3, interpreter_mode="kernel"),
+                         executor=executor)
     for t in trajs:
         assert t.code_calls >= 1
         assert protocol.find_outputs(t.text)[0].text == "56088"

@@ -245,33 +245,43 @@ def test_sigterm_of_the_run_ends_kernels_children_and_folders(tmp_path):
 
 
 class _FlakyExecutor:
-    """Wraps a real executor; the session of one chosen trajectory fails the way broken machinery does."""
+    """Wraps a real executor; cells that mention ``broken`` fail the way broken machinery does."""
 
     def __init__(self, real: JupyterExecutor, broken: str):
         self.real, self.broken, self.config = real, broken, real.config
 
-    def run(self, session_id: str, code: str, timeout: float | None = None):
-        if session_id.endswith(self.broken):
+    def _check(self, code: str) -> None:
+        if self.broken in code:
             raise ConnectionError("lost the kernel's sockets")
+
+    def run(self, session_id: str, code: str, timeout: float | None = None):
+        self._check(code)
         return self.real.run(session_id, code, timeout)
 
     def run_stateless(self, code: str, timeout: float | None = None):
+        self._check(code)
         return self.real.run_stateless(code, timeout)
 
+    def run_program(self, program: str, timeout: float | None = None):
+        self._check(program)
+        return self.real.run_program(program, timeout)
+
     def close(self, session_id: str) -> None:
-        if session_id.endswith(self.broken):
-            raise OSError("cannot remove the scratch folder")
         self.real.close(session_id)
+        if session_id.endswith("-1"):  # trajectory 1: closing fails as well; the run must go on
+            raise OSError("cannot remove the scratch folder")
 
 
-def test_infrastructure_failure_ends_one_trajectory_not_the_run(tokenizer, ex):
+@pytest.mark.parametrize("mode", ["original", "kernel"])
+def test_infrastructure_failure_ends_one_trajectory_not_the_run(tokenizer, ex, mode):
     from cort.replay import ReplayEngine
     from cort.rollout import RolloutConfig, run_rollouts
 
-    script = "```python\nprint(6 * 7)\n```\nSo \\boxed{42}."
-    engine = ReplayEngine(tokenizer, {"<a>\n": script, "<b>\n": script})
-    cfg = RolloutConfig(max_func_call=4, max_tokens_per_call=256, max_model_len=2048, temperature=0.0)
-    good, bad = run_rollouts(engine, ["<a>\n", "<b>\n"], cfg, executor=_FlakyExecutor(ex, "-1"))
+    engine = ReplayEngine(tokenizer, {"<a>\n": "```python\nprint(6 * 7)\n```\nSo \\boxed{42}.",
+                                      "<b>\n": "```python\nprint(6 * 7 + 0)\n```\nSo \\boxed{42}."})
+    cfg = RolloutConfig(max_func_call=4, max_tokens_per_call=256, max_model_len=2048, temperature=0.0,
+                        interpreter_mode=mode)
+    good, bad = run_rollouts(engine, ["<a>\n", "<b>\n"], cfg, executor=_FlakyExecutor(ex, "+ 0"))
     assert good.finish_reason == "stop" and good.infra_errors == 0 and good.text.endswith("\\boxed{42}.")
     assert bad.finish_reason == "infra_error" and bad.infra_errors == 1 and bad.code_errors == 0
     assert "```output" not in bad.text  # no made-up observation was shown to the model

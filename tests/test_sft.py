@@ -58,6 +58,19 @@ def test_recorded_output_mismatch_is_refused_or_fixed(executor):
     assert stats["fixed_outputs"] == 1 and kept[0]["response"] == traj["response"]
 
 
+def test_reexecution_follows_the_interpreter_mode(executor):
+    response = ("```python\nx = 6 * 7\nx\n```\n```output\n42\n```\n"
+                "```python\nprint(x + 1)\n```\n```output\n43\n```\nThe answer is \\boxed{43}.")
+    traj = {"problem": "p", "prompt": "p", "response": response, "gt_answer": "43", "source": "t"}
+    kept, stats = build([traj], "none", "check", executor=executor, interpreter_mode="kernel")
+    assert stats["kept"] == 1 and stats["output_mismatch"] == 0  # a live kernel shows the bare value
+    kept, stats = build([traj], "none", "check", executor=executor)  # the original shows stdout only
+    assert kept == [] and stats["dropped_output_mismatch"] == 1
+    kept, stats = build([traj], "none", "fix", executor=executor)
+    # the second program is rebuilt from the first cell (its fixed, empty output is no error), then the new one
+    assert [o.text for o in protocol.find_outputs(kept[0]["response"])] == ["", "43"]
+
+
 def test_incorrect_answers_are_dropped(executor):
     traj = load_trajectories(str(FIXTURES))[2]
     kept, stats = build([dict(traj, gt_answer="4")], "none", "off")

@@ -1,7 +1,9 @@
 """The original CoRT/ToRA ``PythonExecutor`` surface, served by the kernel pool.
 
-Each ``apply`` runs in a fresh namespace, as in the original; results are stripped and
-truncated to 800 characters, and a blank program gives ``("empty code", "empty code")``.
+Each ``apply`` runs the program the original's way (:mod:`cort.executor.program`: an empty
+namespace, stdout only, the full traceback as the report) in a fresh kernel; results are stripped
+and truncated to 800 characters. A blank program runs too and gives ``("", "")``: the original's
+``"empty code"`` answer needs an empty list of lines, which a string never splits into.
 """
 
 from __future__ import annotations
@@ -54,11 +56,9 @@ class PythonExecutor:
         return "\n".join(lines[:-1] + [f"print({lines[-1].strip()})"])
 
     def _execute(self, code: str) -> tuple[str, str]:
-        if not code.strip():
-            return "empty code", "empty code"
-        result = self.executor.run_stateless(self._program(code), timeout=self.timeout_length)
-        res = "" if result.error else result.stdout
-        return protocol.truncate(res.strip()), protocol.truncate(result.error.strip())
+        result = self.executor.run_program(self._program(code), timeout=self.timeout_length)
+        res, report = result.as_pair()
+        return protocol.truncate(res.strip()), protocol.truncate(report.strip())
 
     def apply(self, code: str) -> tuple[str, str]:
         """Run one program: ``(result, report)``."""

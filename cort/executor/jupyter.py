@@ -10,6 +10,7 @@ from dataclasses import replace
 from cort.executor.config import ExecutorConfig
 from cort.executor.kernel import Kernel
 from cort.executor.pool import KernelPool
+from cort.executor.program import run_program
 from cort.executor.result import ExecutionResult
 
 logger = logging.getLogger(__name__)
@@ -104,10 +105,18 @@ class JupyterExecutor:
             session.close()
 
     def run_stateless(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        """Run ``code`` in a fresh namespace (``--func_call_mode python``)."""
+        """Run ``code`` as a cell of a fresh kernel (kernel mode, ``--func_call_mode python``)."""
         session = Session(self.pool, "stateless")
         try:
             return session.run(code, timeout)
+        finally:
+            session.close()
+
+    def run_program(self, program: str, timeout: float | None = None) -> ExecutionResult:
+        """Run a whole program the original's way (fresh namespace, stdout only, full traceback) in a fresh kernel."""
+        session = Session(self.pool, "program")
+        try:
+            return run_program(session, program, timeout, self.config.max_output_chars)
         finally:
             session.close()
 
