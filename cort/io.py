@@ -29,6 +29,7 @@ __all__ = ["Field", "InputError", "JsonlAppender", "check_output_dir", "check_ou
            "write_jsonl_atomic", "write_text_atomic"]
 
 RESULT_GLOB = "dp_rank*.jsonl"  # one file per data-parallel rank in an inference output folder
+RUN_INFO_FILE = "run_info.json"  # beside them: the model and settings of the run
 Record = tuple[int, dict]  # (line number, or 1-based row number for parquet; the object)
 
 

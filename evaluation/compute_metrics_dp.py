@@ -5,11 +5,16 @@
 
 Reads every ``dp_rank*`` file (de-duplicated by prompt; a row that cannot be scored is refused
 with its file and line), grades each generation in a process pool with a per-sample timeout, and
-writes per ``source`` (benchmark): ``pass@n``, ``avg@n``, ``mj@n``, unbiased ``pass@k`` for every
-k dividing n, token counts of correct / incorrect / all responses, entropy, time per sample,
-grader errors and timeouts, and tool-use analytics. The original's math_verify numbers are
-reported alongside (``*_lenient``). Next to the JSON: ``metrics.md`` and ``metrics.png``.
-Grading and aggregation live in :mod:`evaluation.metrics`, rendering in :mod:`evaluation.report`.
+writes per ``source`` (benchmark) the original's keys with the original's meaning (math_verify over
+the whole response): ``pass@n``, ``avg@n``, ``mj@n``, token counts of correct / incorrect / all
+responses, ``avg_entropy_mean``, ``avg_entropy_cv``, ``time_use_mean/std/sum``, ``sample_size``,
+``num_verify_error``; beside them the strict final-answer grader (``pass@n_strict``,
+``avg@n_strict``, ``mj@n_strict``, its token counts), unbiased ``pass@k`` for every k dividing n
+(``pass@k_unbiased``, ``pass@k_unbiased_strict``), 95% bootstrap intervals over problems
+(``avg@n_ci95`` ...), grader timeouts and tool-use analytics. Next to the JSON: ``metrics.md``
+and ``metrics.png``. Tokens are counted with ``--tokenizer_name_or_path``, or, without it, the
+model the run recorded (``run_info.json``); there is no silent fallback. Grading and aggregation
+live in :mod:`evaluation.metrics`, rendering in :mod:`evaluation.report`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass, field
 
 from cort.args import require
 from cort.cli import parse_flags, run_command
-from cort.io import check_output_file, write_json_atomic
+from cort.io import RUN_INFO_FILE, check_output_file, read_json, write_json_atomic
 from evaluation.metrics import aggregate, grade_all, load_samples
 from evaluation.report import write_markdown, write_plot
 
@@ -35,12 +40,10 @@ class MetricsArguments:
 
     input_dir: str = field(default="gsm8k.jsonl", metadata={"help": "an inference output folder (dp_rank*.jsonl)"})
     tokenizer_name_or_path: str = field(default="", metadata={
-        "help": "tokenizer for token counts; empty: the bundled SmolLM2 tokenizer"})
+        "help": "tokenizer for token counts; empty: the model recorded in the run's run_info.json (else an error)"})
     output_file: str = field(default="output.jsonl", metadata={"help": "metrics JSON; .md and .png go beside it"})
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1), metadata={"help": "grading processes"})
     timeout: float = field(default=30, metadata={"help": "seconds to grade one sample (all its generations)"})
-    lenient: bool = field(default=False, metadata={
-        "help": "headline accuracy from the original math_verify scoring instead of the strict grader"})
     no_plot: bool = False
 
     def __post_init__(self) -> None:
@@ -48,6 +51,20 @@ class MetricsArguments:
         require("workers", self.workers > 0, f"must be greater than 0, got {self.workers}")
         require("timeout", self.timeout > 0, f"must be greater than 0, got {self.timeout}")
         check_output_file(self.output_file, "output_file")
+
+
+def tokenizer_of_run(input_dir: str, flag: str) -> str:
+    """The tokenizer to count with: the flag's (aliases of the bundled model allowed), else the run's recorded model."""
+    from cort.models import resolve_model
+
+    if flag:
+        return resolve_model(flag)
+    info_path = os.path.join(input_dir, RUN_INFO_FILE)
+    info = read_json(info_path) if os.path.exists(info_path) else {}
+    recorded = info.get("model_name_or_path") if isinstance(info, dict) else None
+    require("tokenizer_name_or_path", isinstance(recorded, str) and bool(recorded),
+            f"not given, and {input_dir} records no model ({RUN_INFO_FILE}); pass the model whose tokens to count")
+    return resolve_model(recorded)
 
 
 def make_parser():
@@ -59,14 +76,18 @@ def make_parser():
 
 def main(args: MetricsArguments) -> int:
     """Grade, aggregate, write JSON, markdown and plot; exit 1 when no sample could be graded."""
-    from cort.models import load_tokenizer, resolve_model
+    from cort.models import load_tokenizer
 
     samples = load_samples(args.input_dir)
     require("input_dir", bool(samples), f"{args.input_dir}: no dp_rank*.jsonl results found")
-    tokenizer_path = resolve_model(args.tokenizer_name_or_path)
+    tokenizer_path = tokenizer_of_run(args.input_dir, args.tokenizer_name_or_path)
     load_tokenizer(tokenizer_path, "tokenizer_name_or_path")  # fails here, once, with one line
     graded = grade_all(samples, tokenizer_path, args.workers, args.timeout)
-    metrics = aggregate(samples, graded, args.lenient)
+    metrics = aggregate(samples, graded)
+    unparsed = sum(m["num_majority_unparsed"] for m in metrics.values())
+    if unparsed:
+        logger.warning("%d problem(s): the majority vote chose an answer math_verify could not parse (the original "
+                       "script stops with an IndexError there); counted as a wrong majority", unparsed)
     out_dir = os.path.dirname(os.path.abspath(args.output_file))
     write_json_atomic(args.output_file, metrics)
     table = write_markdown(metrics, os.path.join(out_dir, "metrics.md"))

@@ -15,7 +15,11 @@
 #   HINT_MODE             none | prompt                           (default none)
 #   DATA_DIR              benchmark files test_<name>.reason_step.jsonl (default <repo>/data, made by
 #                         python -m data.prepare)
-#   OUT_ROOT              where results go (default <MODEL>/evaluation_outputs... or outputs/<name>/...)
+#   OUT_ROOT              where the settings folders go (default <MODEL> when it is a folder, else
+#                         outputs/<name>); each benchmark's results go, as in the original, to
+#                         OUT_ROOT/evaluation_outputs_dp_mj.temp_T.n_sampling_N.max_model_len_L.max_func_call_F
+#                         .max_tokens_per_call_C/infer_on_test_<name>.reason_step.start_0.end_E with its own N
+#                         (math500 and olympiad_bench: N_LARGE); summary.{md,json,png} in OUT_ROOT
 #   EXTRA_ARGS            more flags for infer.inference_vllm_dp_mj
 #
 # Example (CPU, a few minutes):  ENGINE=hf LIMIT=2 N=2 MAX_FUNC_CALL=3 MAX_TOKENS_PER_CALL=256 \
@@ -63,17 +67,19 @@ done
 END=-1
 if [ "$LIMIT" -gt 0 ]; then END=$LIMIT; fi
 
-SETTINGS="evaluation_outputs_dp_mj.temp_$TEMPERATURE.n_sampling_$N.max_model_len_$MAX_MODEL_LEN.max_func_call_$MAX_FUNC_CALL.max_tokens_per_call_$MAX_TOKENS_PER_CALL"
 if [ -z "${OUT_ROOT:-}" ]; then
-  if [ -n "$MODEL" ] && [ -d "$MODEL" ]; then OUT_ROOT=$MODEL/$SETTINGS; else OUT_ROOT=outputs/$(basename "${MODEL:-smollm2-135m-instruct}")/$SETTINGS; fi
+  if [ -n "$MODEL" ] && [ -d "$MODEL" ]; then OUT_ROOT=$MODEL; else OUT_ROOT=outputs/$(basename "${MODEL:-smollm2-135m-instruct}"); fi
 fi
 mkdir -p "$OUT_ROOT"
 START_TIME=$(date +%s)
+RUNS=""
 
 for TEST_SET in $(echo "$TESTS" | tr ',' ' '); do
   echo "Processing test set: $TEST_SET"
   if [ "$TEST_SET" = "math500" ] || [ "$TEST_SET" = "olympiad_bench" ]; then N_SAMPLING=$N_LARGE; else N_SAMPLING=$N; fi
-  OUTPUT_DIR=$OUT_ROOT/infer_on_test_$TEST_SET.$PROMPT_TEMPLATE.start_0.end_$END
+  SETTINGS="evaluation_outputs_dp_mj.temp_$TEMPERATURE.n_sampling_$N_SAMPLING.max_model_len_$MAX_MODEL_LEN.max_func_call_$MAX_FUNC_CALL.max_tokens_per_call_$MAX_TOKENS_PER_CALL"
+  OUTPUT_DIR=$OUT_ROOT/$SETTINGS/infer_on_test_$TEST_SET.$PROMPT_TEMPLATE.start_0.end_$END
+  RUNS="$RUNS $TEST_SET=$OUTPUT_DIR"
   mkdir -p "$OUTPUT_DIR"
   # shellcheck disable=SC2086
   TOKENIZERS_PARALLELISM=false VLLM_USE_V1=1 python -m infer.inference_vllm_dp_mj \
@@ -96,5 +102,6 @@ for TEST_SET in $(echo "$TESTS" | tr ',' ' '); do
     --tokenizer_name_or_path "$MODEL" > "$OUTPUT_DIR/metrics.log"
 done
 
-python -m evaluation.summarize --output_root "$OUT_ROOT" --title "$(basename "${MODEL:-smollm2-135m-instruct}")"
+# shellcheck disable=SC2086
+python -m evaluation.summarize --output_root "$OUT_ROOT" --title "$(basename "${MODEL:-smollm2-135m-instruct}")" --runs $RUNS
 echo "eval wall time: $(( $(date +%s) - START_TIME )) s; results in $OUT_ROOT"

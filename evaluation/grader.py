@@ -68,16 +68,10 @@ def grade(prediction: str, reference: str, strict: bool = True, timeout: float =
 
 def grade_lenient(prediction: str, reference: str) -> bool:
     """The original CoRT metric: math_verify parses the whole response (code outputs included)."""
-    from math_verify import parse, verify
-    from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
+    from evaluation import original_grading
 
-    ref = str(reference).strip()
-    gold = parse(ref if ref.startswith("$") else f"${ref}$")
-    pred = parse(prediction, extraction_config=(ExprExtractionConfig(), LatexExtractionConfig()))
-    try:
-        return bool(verify(gold, pred))
-    except Exception:  # noqa: BLE001 - math_verify can raise on odd input
-        return False
+    return original_grading.verify(original_grading.parse_reference(reference),
+                                   original_grading.parse_response(prediction))
 
 
 def majority_index(answers: list[str | None], timeout: float = DEFAULT_TIMEOUT) -> int | None:

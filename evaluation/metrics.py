@@ -1,8 +1,10 @@
 """Grading and aggregation of inference results: pure functions over rows, plus one process-pool driver.
 
 :func:`load_samples` reads an output folder strictly (one error with file, line and field for a
-row that cannot be scored); :func:`grade_sample` grades one row's generations; :func:`aggregate`
-turns graded rows into per-``source`` metrics. :mod:`evaluation.report` renders them.
+row that cannot be scored); :func:`grade_sample` grades one row's generations both the original's
+way (:mod:`evaluation.original_grading`) and with the strict grader; :func:`aggregate` turns graded
+rows into per-``source`` metrics under the original's key names, the strict grader's under
+``*_strict``. :mod:`evaluation.report` renders them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from cort import hints, protocol
 from cort.errors import InputError
 from cort.executor.result import is_error_text
 from cort.io import Field, check_per_generation, read_jsonl_tolerant, result_files
-from evaluation.grader import grade_detailed, grade_lenient, majority_index
+from evaluation import original_grading
+from evaluation.bootstrap import bootstrap_ci
+from evaluation.grader import grade_detailed, majority_index
 
 logger = logging.getLogger(__name__)
 SAMPLE_FIELDS = (Field("prompt"), Field("gen", (list,), items=str), Field("gt_answer", (str, int, float)))
@@ -65,11 +69,21 @@ def load_worker_tokenizer(tokenizer_path: str) -> None:
 
 
 def sequence_entropy(cumulative_logprob: float, length: int) -> float:
-    """The original's per-sequence entropy proxy from the cumulative log-probability."""
-    if not length:
-        return -1.0
+    """The original's per-sequence entropy proxy: ``-p * log p`` of the mean token log-probability."""
     avg = cumulative_logprob / length
     return float(-np.exp(avg) * avg)
+
+
+def original_entropies(sample: dict) -> list[float]:
+    """Per generation, as the original: its entropy proxy, or -1 for every one when the log-prob lists do not match.
+
+    A generation of no tokens (the original divides by zero there and loses the whole sample) gets -1.
+    """
+    n = len(sample["gen"])
+    lp, sl = sample.get("gen_cumulative_logprob", []), sample.get("gen_cumulative_seq_len", [])
+    if not (len(lp) == n == len(sl)):
+        return [-1.0] * n
+    return [sequence_entropy(a, b) if b else -1.0 for a, b in zip(lp, sl)]
 
 
 def _code_stats(gen: str, calls: int | None, errors: int | None) -> tuple[int, int]:
@@ -82,17 +96,24 @@ def _code_stats(gen: str, calls: int | None, errors: int | None) -> tuple[int, i
 
 
 def grade_sample(sample: dict) -> dict:
-    """Grade every generation of one sample; returns the per-generation facts."""
+    """Grade every generation of one sample both ways; returns the per-generation facts.
+
+    ``mv``: the original's grading (math_verify over the whole response); ``strict``: the
+    project's final-answer grader. Majorities: ``mv_mj`` as the original computes it (the row's
+    ``majority_answer`` when present, else math_verify groups), ``strict_mj`` from strict groups.
+    """
     gens, ref = sample["gen"], str(sample["gt_answer"])
     n = len(gens)
     calls_f, errors_f = sample.get("gen_code_calls", [None] * n), sample.get("gen_code_errors", [None] * n)
+    gold = original_grading.parse_reference(ref)
+    parsed = [original_grading.parse_response(gen) for gen in gens]
     out = defaultdict(list)
     for i, gen in enumerate(gens):
         g = grade_detailed(gen, ref)
-        out["correct"].append(g.correct)
+        out["strict"].append(g.correct)
         out["answers"].append(g.answer)
         out["timeouts"].append(g.timed_out)
-        out["lenient"].append(grade_lenient(gen, ref))
+        out["mv"].append(original_grading.verify(gold, parsed[i]))
         out["tokens"].append(len(_TOKENIZER.encode(gen, add_special_tokens=False)))
         calls, errors = _code_stats(gen, calls_f[i], errors_f[i])
         out["code_calls"].append(calls)
@@ -100,11 +121,16 @@ def grade_sample(sample: dict) -> dict:
         out["delayed"].append(bool(hints.detect_delayed_computation(gen)))
         out["distrust"].append(bool(hints.detect_code_distrust(gen)))
     out["infra_errors"] = list(sample.get("gen_infra_errors") or [0] * n)
-    lp, sl = sample.get("gen_cumulative_logprob", []), sample.get("gen_cumulative_seq_len", [])
-    out["entropy"] = [sequence_entropy(a, b) for a, b in zip(lp, sl)] if len(lp) == n == len(sl) else []
+    entropies = original_entropies(sample)
+    result = dict(out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result["entropy_mean"] = float(np.mean(entropies))
+        result["entropy_cv"] = float(np.std(entropies) / np.mean(entropies))
+    result["mv_mj"], result["mv_mj_unparsed"] = original_grading.majority_correct(
+        gold, parsed, sample.get("majority_answer", original_grading.ABSENT))
     best = majority_index(out["answers"])
-    out["mj_correct"] = [best is not None and out["correct"][best]]
-    return dict(out)
+    result["strict_mj"] = best is not None and out["strict"][best]
+    return result
 
 
 def unbiased_pass_at_k(n: int, c: int, k: int) -> float:
@@ -116,51 +142,72 @@ def unbiased_pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
-def aggregate(samples: list[dict], graded: list[dict | None], lenient_headline: bool) -> dict:
-    """Per-source metrics from graded samples (None: grading failed or timed out)."""
-    by_source: dict[str, list[tuple[dict, dict | None]]] = defaultdict(list)
+def _mean_or(values: list, default: float = -1) -> float:
+    return float(np.mean(values)) if len(values) else default
+
+
+def _accuracy(graded: list[dict], field: str, suffix: str, k: int) -> dict:
+    """pass@k, avg@k, mj@k, unbiased pass@j (j dividing k) and bootstrap CIs from one grading."""
+    hits = [g[field] for g in graded]
+    passed = [float(any(h)) for h in hits]
+    rate = [sum(h) / len(h) for h in hits]
+    m = {f"pass@{k}{suffix}": float(np.mean(passed)), f"avg@{k}{suffix}": float(np.mean(rate)),
+         f"mj@{k}{suffix}": _mean_or([g[f"{field}_mj"] for g in graded])}
+    for j in range(1, k + 1):
+        if k % j == 0:
+            m[f"pass@{j}_unbiased{suffix}"] = float(np.mean([unbiased_pass_at_k(len(h), sum(h), j) for h in hits]))
+    m[f"avg@{k}{suffix}_ci95"] = bootstrap_ci(rate)
+    m[f"pass@{k}{suffix}_ci95"] = bootstrap_ci(passed)
+    return m
+
+
+def _tokens(graded: list[dict], field: str, suffix: str) -> dict:
+    right = [t for g in graded for t, c in zip(g["tokens"], g[field]) if c]
+    wrong = [t for g in graded for t, c in zip(g["tokens"], g[field]) if not c]
+    return {f"avg_tokens_correct_response{suffix}": _mean_or(right),
+            f"avg_tokens_incorrect_response{suffix}": _mean_or(wrong)}
+
+
+def aggregate(samples: list[dict], graded: list[dict | None]) -> dict:
+    """Per-source metrics: the original's keys with its meaning, the strict grader's beside them.
+
+    As in the original, a sample whose grading failed or timed out is left out of its source and
+    counted in ``num_verify_error`` (the run's total, repeated in every source); ``k`` is the
+    number of generations of the source's rows.
+    """
+    by_source: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
     for s, g in zip(samples, graded):
-        by_source[s.get("source", "NA")].append((s, g))
+        if g is not None:
+            by_source[s.get("source", "NA")].append((s, g))
+    failed = sum(g is None for g in graded)
     metrics = {}
     for source, pairs in sorted(by_source.items()):
-        n = len(pairs[0][0]["gen"])
-        ok = [g for _, g in pairs if g is not None]
-        errors = len(pairs) - len(ok)
-        key = "lenient" if lenient_headline else "correct"
+        ok = [g for _, g in pairs]
+        k = len(pairs[0][0]["gen"])
         flat = lambda field, ok=ok: [x for g in ok for x in g[field]]  # noqa: E731
-        correct, tokens = flat(key), flat("tokens")
-        per_sample = [(len(g[key]), sum(g[key])) for g in ok] + [(n, 0)] * errors
-        m = {
-            f"pass@{n}": float(np.mean([c > 0 for _, c in per_sample])),
-            f"avg@{n}": float(np.mean([c / max(k, 1) for k, c in per_sample])),
-            f"mj@{n}": float(np.mean([g["mj_correct"][0] for g in ok] + [False] * errors)),
-            f"pass@{n}_lenient": float(np.mean([any(g["lenient"]) for g in ok] + [False] * errors)),
-            f"avg@{n}_lenient": float(np.mean([np.mean(g["lenient"]) for g in ok] + [0.0] * errors)),
-        }
-        for k in range(1, n + 1):
-            if n % k == 0:
-                m[f"pass@{k}_unbiased"] = float(np.mean([unbiased_pass_at_k(nn, c, k) for nn, c in per_sample]))
-        right = [t for t, c in zip(tokens, correct) if c]
-        wrong = [t for t, c in zip(tokens, correct) if not c]
-        calls, errs = flat("code_calls"), flat("code_errors")
-        entropy = flat("entropy")
+        tokens, calls, errs = flat("tokens"), flat("code_calls"), flat("code_errors")
         times = [s["time_use"] for s, _ in pairs if "time_use" in s]
+        m = _accuracy(ok, "mv", "", k)
+        m.update(_tokens(ok, "mv", ""))
         m.update({
-            "avg_tokens_correct_response": float(np.mean(right)) if right else -1,
-            "avg_tokens_incorrect_response": float(np.mean(wrong)) if wrong else -1,
-            "avg_tokens_overall_response": float(np.mean(tokens)) if tokens else -1,
-            "avg_entropy_mean": float(np.mean(entropy)) if entropy else -1,
-            "time_use_mean": float(np.mean(times)) if times else -1,
+            "avg_tokens_overall_response": _mean_or(tokens),
+            "avg_entropy_mean": _mean_or([g["entropy_mean"] for g in ok]),
+            "avg_entropy_cv": _mean_or([g["entropy_cv"] for g in ok]),
+            "time_use_mean": _mean_or(times), "time_use_std": float(np.std(times)) if times else -1,
             "time_use_sum": float(np.sum(times)) if times else -1,
-            "code_calls_per_response": float(np.mean(calls)) if calls else 0.0,
-            "share_responses_using_code": float(np.mean([c > 0 for c in calls])) if calls else 0.0,
+            "sample_size": len(pairs), "num_verify_error": failed,
+        })
+        m.update(_accuracy(ok, "strict", "_strict", k))
+        m.update(_tokens(ok, "strict", "_strict"))
+        m.update({
+            "code_calls_per_response": _mean_or(calls, 0.0),
+            "share_responses_using_code": _mean_or([c > 0 for c in calls], 0.0),
             "code_error_rate": float(sum(errs) / sum(calls)) if sum(calls) else 0.0,
-            "share_delayed_computation": float(np.mean(flat("delayed"))) if ok else 0.0,
-            "share_code_distrust": float(np.mean(flat("distrust"))) if ok else 0.0,
-            "sample_size": len(pairs),
-            "num_verify_error": errors,
+            "share_delayed_computation": _mean_or(flat("delayed"), 0.0),
+            "share_code_distrust": _mean_or(flat("distrust"), 0.0),
             "num_grader_timeouts": int(sum(flat("timeouts"))),
             "num_infra_error_responses": int(sum(bool(x) for x in flat("infra_errors"))),
+            "num_majority_unparsed": int(sum(g["mv_mj_unparsed"] for g in ok)),
         })
         metrics[source] = m
     return metrics

@@ -21,13 +21,22 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from cort.args import EngineArguments, SamplingArguments, ToolArguments, executor_config, require, rollout_config
 from cort.chat import HINT_MODES, render_prompt
 from cort.cli import Terminated, handle_sigterm, parse_flags, run_command, setup_logging
 from cort.errors import InputError, UsageError
-from cort.io import Field, JsonlAppender, check_output_dir, read_jsonl, read_jsonl_tolerant, result_files
+from cort.io import (
+    RUN_INFO_FILE,
+    Field,
+    JsonlAppender,
+    check_output_dir,
+    read_jsonl,
+    read_jsonl_tolerant,
+    result_files,
+    write_json_atomic,
+)
 from cort.rollout import Trajectory, run_rollouts
 
 logger = logging.getLogger(__name__)
@@ -296,6 +305,10 @@ def main(args: InferenceArguments, engine_args: EngineArguments, tool: ToolArgum
     if args.overwrite:
         for path in result_files(args.output_dir):
             os.remove(path)
+    write_json_atomic(os.path.join(args.output_dir, RUN_INFO_FILE), {  # metrics count tokens with this model
+        "model_name_or_path": plan.model_path, "engine": engine_args.engine, **asdict(tool),
+        "n_sampling": args.n_sampling, "temperature": sampling.temperature, "top_p": sampling.top_p,
+        "seed": sampling.seed})
     logger.info("%d problems to run into %s", len(problems), args.output_dir)
     if not problems:
         return 0

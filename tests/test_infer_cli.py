@@ -127,6 +127,9 @@ def test_cli_end_to_end_fields(shared_data, tmp_path):
         assert "majority_answer" in row  # None when no generation gave a final answer
         assert row["chat_prompt"].endswith("<think>\nOkay, let's try to solve this problem step by step using "
                                            "multiple python code calls.")
+    info = json.loads((out / "run_info.json").read_text())  # metrics count tokens with the run's own model
+    assert os.path.isdir(info["model_name_or_path"]) and info["interpreter_mode"] == "original"
+    assert info["n_sampling"] == 2 and info["engine"] == "hf"
 
 
 @pytest.mark.slow

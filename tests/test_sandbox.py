@@ -308,7 +308,7 @@ def test_infrastructure_errors_stay_out_of_training_and_are_counted(tmp_path, ca
     (tmp_path / "dp_rank_0.jsonl").write_text(json.dumps(row) + "\n")
     assert [t["response"] for t in load_trajectories(str(tmp_path / "dp_rank_0.jsonl"))] == ["\\boxed{42}"]
     assert metrics(["--input_dir", str(tmp_path), "--output_file", str(tmp_path / "m.json"), "--workers", "1",
-                    "--no_plot"]) == 0
+                    "--no_plot", "--tokenizer_name_or_path", "smollm2"]) == 0
     assert json.loads((tmp_path / "m.json").read_text())["s"]["num_infra_error_responses"] == 1
 
 

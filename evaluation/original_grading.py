@@ -1,0 +1,66 @@
+"""The original CoRT metrics' grading: math_verify over the whole response, and its majority vote.
+
+The original ``compute_metrics_dp.py`` parses each whole generation (code outputs included) with
+math_verify's expression and LaTeX extraction, parses the reference written as ``$...$``, and
+calls a generation right when ``verify(reference, parsed)`` holds. Its ``mj@k`` takes the row's
+``majority_answer`` when the row has one; otherwise it groups the parsed generations in order
+(a generation joins the first group whose first member verifies against it), keeps the largest
+group (the first of equal ones) and verifies its first member. When that member parsed to
+nothing, the original stops with an ``IndexError``; here that majority counts as wrong and is
+reported (``num_majority_unparsed``).
+"""
+
+from __future__ import annotations
+
+ABSENT = object()  #: the row has no ``majority_answer``
+
+
+def _dollars(text: str) -> str:
+    return text if text.startswith("$") else f"${text}$"
+
+
+def parse_reference(reference: str) -> list:
+    """The reference as the original parses it (stripped, in ``$...$`` unless it starts with ``$``)."""
+    from math_verify import parse
+
+    return parse(_dollars(str(reference).strip()))
+
+
+def parse_response(response: str) -> list:
+    """A whole generation as the original parses it (expressions and LaTeX, code outputs included)."""
+    from math_verify import parse
+    from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
+
+    return parse(response, extraction_config=(ExprExtractionConfig(), LatexExtractionConfig()))
+
+
+def verify(gold: list, parsed: list) -> bool:
+    """math_verify's ``verify(gold, parsed)`` (False where it raises)."""
+    from math_verify import verify as mv_verify
+
+    try:
+        return bool(mv_verify(gold, parsed))
+    except Exception:  # noqa: BLE001 - math_verify can raise on odd input
+        return False
+
+
+def majority_correct(gold: list, parsed: list[list], row_majority=ABSENT) -> tuple[bool, bool]:
+    """``(correct, unparsed)``: the original's majority decision, and whether its chosen answer did not parse."""
+    from math_verify import parse
+
+    if row_majority is not ABSENT:
+        return verify(gold, parse(_dollars(str(row_majority)))), False
+    groups: list[list] = []
+    for answer in parsed:
+        for group in groups:
+            if verify(group[0], answer):
+                group.append(answer)
+                break
+        else:
+            groups.append([answer])
+    if not groups:
+        return False, False
+    chosen = max(groups, key=len)[0]
+    if not chosen:
+        return False, True
+    return verify(gold, chosen), False
