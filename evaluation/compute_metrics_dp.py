@@ -5,8 +5,9 @@
 
 Reads every ``dp_rank*`` file (de-duplicated by prompt; a row that cannot be scored is refused
 with its file and line), grades each generation in a process pool with a per-sample timeout, and
-writes per ``source`` (benchmark) the original's keys with the original's meaning (math_verify over
-the whole response): ``pass@n``, ``avg@n``, ``mj@n``, token counts of correct / incorrect / all
+writes per ``source`` (benchmark) the original's keys with the original's meaning: ``pass@n``,
+``avg@n``, ``mj@n`` (math_verify over the whole response), ``pass@n_deepscaler``,
+``avg@n_deepscaler`` (the DeepScaleR grader after ``</think>``), token counts of correct / incorrect / all
 responses, ``avg_entropy_mean``, ``avg_entropy_cv``, ``time_use_mean/std/sum``, ``sample_size``,
 ``num_verify_error``; beside them the strict final-answer grader (``pass@n_strict``,
 ``avg@n_strict``, ``mj@n_strict``, its token counts), unbiased ``pass@k`` for every k dividing n

@@ -23,7 +23,7 @@ from cort import hints, protocol
 from cort.errors import InputError
 from cort.executor.result import is_error_text
 from cort.io import Field, check_per_generation, read_jsonl_tolerant, result_files
-from evaluation import original_grading
+from evaluation import deepscaler_grading, original_grading
 from evaluation.bootstrap import bootstrap_ci
 from evaluation.grader import grade_detailed, majority_index
 
@@ -98,7 +98,8 @@ def _code_stats(gen: str, calls: int | None, errors: int | None) -> tuple[int, i
 def grade_sample(sample: dict) -> dict:
     """Grade every generation of one sample both ways; returns the per-generation facts.
 
-    ``mv``: the original's grading (math_verify over the whole response); ``strict``: the
+    ``mv``: the original's grading (math_verify over the whole response); ``ds``: the DeepScaleR
+    grader on the text after ``</think>`` (:mod:`evaluation.deepscaler_grading`); ``strict``: the
     project's final-answer grader. Majorities: ``mv_mj`` as the original computes it (the row's
     ``majority_answer`` when present, else math_verify groups), ``strict_mj`` from strict groups.
     """
@@ -114,6 +115,7 @@ def grade_sample(sample: dict) -> dict:
         out["answers"].append(g.answer)
         out["timeouts"].append(g.timed_out)
         out["mv"].append(original_grading.verify(gold, parsed[i]))
+        out["ds"].append(deepscaler_grading.grade_response(gen, ref))
         out["tokens"].append(len(_TOKENIZER.encode(gen, add_special_tokens=False)))
         calls, errors = _code_stats(gen, calls_f[i], errors_f[i])
         out["code_calls"].append(calls)
@@ -188,6 +190,9 @@ def aggregate(samples: list[dict], graded: list[dict | None]) -> dict:
         tokens, calls, errs = flat("tokens"), flat("code_calls"), flat("code_errors")
         times = [s["time_use"] for s, _ in pairs if "time_use" in s]
         m = _accuracy(ok, "mv", "", k)
+        ds = [g["ds"] for g in ok]
+        m[f"pass@{k}_deepscaler"] = float(np.mean([any(h) for h in ds]))
+        m[f"avg@{k}_deepscaler"] = float(np.mean([sum(h) / len(h) for h in ds]))
         m.update(_tokens(ok, "mv", ""))
         m.update({
             "avg_tokens_overall_response": _mean_or(tokens),

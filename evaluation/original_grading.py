@@ -64,3 +64,23 @@ def majority_correct(gold: list, parsed: list[list], row_majority=ABSENT) -> tup
     if not chosen:
         return False, True
     return verify(gold, chosen), False
+
+
+def majority_answer_text(generations: list[str]) -> str | None:
+    """The original inference's ``--extract_majority_answer``: the text math_verify gives the first
+    member of the largest group of equivalent parsed generations; None when there is none or a step fails.
+    """
+    try:
+        groups: list[list] = []
+        for answer in (parse_response(gen) for gen in generations):
+            for group in groups:
+                if verify(group[0], answer):
+                    group.append(answer)
+                    break
+            else:
+                groups.append([answer])
+        if not groups:
+            return None
+        return str(max(groups, key=len)[0][-1])
+    except Exception:  # noqa: BLE001 - the original returns None on any failure (an empty parse included)
+        return None

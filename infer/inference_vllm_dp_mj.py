@@ -57,7 +57,8 @@ class InferenceArguments:
     enable_cache: bool = field(default=False, metadata={
         "help": "resume: skip the selected problems already answered in output_dir"})
     extract_majority_answer: bool = field(default=False, metadata={
-        "help": "add the majority answer (grouped by the project grader) to each line"})
+        "help": "add the majority answer to each line: majority_answer as the original (math_verify groups), "
+                "majority_answer_strict from the project grader's groups"})
     verbose_func_call_output: bool = field(default=False, metadata={"help": "log every executed cell and its output"})
     # additions (defaults keep the original behaviour)
     hint_mode: str = field(default="none", metadata={
@@ -209,8 +210,10 @@ def run_rank(plan: RunPlan, rank: int, problems: list[Problem]) -> None:
             row = result_row(problems[i].example, problems[i].prompt, trajs, (time.time() - start) / written)
             if args.extract_majority_answer:
                 from evaluation.grader import majority_answer
+                from evaluation.original_grading import majority_answer_text
 
-                row["majority_answer"] = majority_answer(row["gen"])
+                row["majority_answer"] = majority_answer_text(row["gen"])
+                row["majority_answer_strict"] = majority_answer(row["gen"])
             writer.write(row)
 
     def on_cell(traj: Trajectory, code: str, result) -> None:

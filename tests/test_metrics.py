@@ -213,6 +213,9 @@ def test_original_metric_keys_follow_the_originals_rules(tmp_path, tokenizer, ca
     assert (A["sample_size"], B["sample_size"], A["num_verify_error"]) == (2, 2, 0)
     # the strict grader beside: an unclosed <think> is no final answer
     assert (C["avg@2"], C["avg@2_strict"], C["pass@2_strict"]) == (1.0, 0.5, 1.0)
+    # DeepScaleR grades only the text after </think>: none in A and B, one of the two in C
+    assert (A["pass@4_deepscaler"], B["avg@4_deepscaler"]) == (0.0, 0.0)
+    assert (C["pass@2_deepscaler"], C["avg@2_deepscaler"]) == (1.0, 0.5)
     low, high = A["avg@4_ci95"]
     assert low <= A["avg@4"] <= high and 0 <= low < high <= 1
     assert "avg@n strict" in (tmp_path / "metrics.md").read_text()
@@ -225,3 +228,11 @@ def test_metrics_need_the_runs_tokenizer(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--tokenizer_name_or_path: not given" in err and "run_info.json" in err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_inference_majority_answer_as_the_original():
+    from evaluation.original_grading import majority_answer_text
+
+    assert majority_answer_text(["\\boxed{4}", "\\boxed{5}", "So \\boxed{4.0}"]) == "4"  # groups {4, 4.0}, {5}
+    assert majority_answer_text(["no answer", "\\boxed{5}"]) is None  # the first largest group did not parse
+    assert majority_answer_text([]) is None
