@@ -189,7 +189,11 @@ def _integer_string(s: str) -> bool:
 
 
 def _latex_to_text(s: str) -> str:
+    import logging
+
     from pylatexenc import latex2text
+
+    logging.getLogger("pylatexenc").setLevel(logging.ERROR)  # "macro failed its substitution" on every bad \frac
 
     s = s.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\frac", " \\frac")
     s = latex2text.LatexNodes2Text().latex_to_text(s)
