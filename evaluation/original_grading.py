@@ -44,12 +44,9 @@ def verify(gold: list, parsed: list) -> bool:
         return False
 
 
-def majority_correct(gold: list, parsed: list[list], row_majority=ABSENT) -> tuple[bool, bool]:
-    """``(correct, unparsed)``: the original's majority decision, and whether its chosen answer did not parse."""
-    from math_verify import parse
-
-    if row_majority is not ABSENT:
-        return verify(gold, parse(_dollars(str(row_majority)))), False
+def _majority_member(parsed: list[list]) -> list | None:
+    """The original's vote: groups in order (an answer joins the first group whose first member verifies
+    against it), the largest group (the first of equal ones); its first member, or None without answers."""
     groups: list[list] = []
     for answer in parsed:
         for group in groups:
@@ -58,29 +55,29 @@ def majority_correct(gold: list, parsed: list[list], row_majority=ABSENT) -> tup
                 break
         else:
             groups.append([answer])
-    if not groups:
+    return max(groups, key=len)[0] if groups else None
+
+
+def majority_correct(gold: list, parsed: list[list], row_majority=ABSENT) -> tuple[bool, bool]:
+    """``(correct, unparsed)``: the original's majority decision, and whether its chosen answer did not parse."""
+    from math_verify import parse
+
+    if row_majority is not ABSENT:
+        return verify(gold, parse(_dollars(str(row_majority)))), False
+    chosen = _majority_member(parsed)
+    if chosen is None:
         return False, False
-    chosen = max(groups, key=len)[0]
     if not chosen:
         return False, True
     return verify(gold, chosen), False
 
 
 def majority_answer_text(generations: list[str]) -> str | None:
-    """The original inference's ``--extract_majority_answer``: the text math_verify gives the first
-    member of the largest group of equivalent parsed generations; None when there is none or a step fails.
+    """The original inference's ``--extract_majority_answer``: the text math_verify gives the majority's
+    first member; None when there is none or a step fails (an empty parse included, as the original).
     """
     try:
-        groups: list[list] = []
-        for answer in (parse_response(gen) for gen in generations):
-            for group in groups:
-                if verify(group[0], answer):
-                    group.append(answer)
-                    break
-            else:
-                groups.append([answer])
-        if not groups:
-            return None
-        return str(max(groups, key=len)[0][-1])
-    except Exception:  # noqa: BLE001 - the original returns None on any failure (an empty parse included)
+        chosen = _majority_member([parse_response(gen) for gen in generations])
+        return None if chosen is None else str(chosen[-1])
+    except Exception:  # noqa: BLE001 - the original returns None on any failure
         return None

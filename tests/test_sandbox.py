@@ -39,6 +39,14 @@ def _wait_gone(pids: set[int], timeout: float = 10.0) -> set[int]:
     return alive
 
 
+def _start_double_forked_sleeper(session) -> int:
+    """Run a cell that leaves a ``setsid sleep 300`` behind; its pid."""
+    out = session.run("import subprocess\n"
+                      "subprocess.run('setsid sleep 300 > /dev/null 2>&1 & echo $!', shell=True, "
+                      "capture_output=True, text=True).stdout.strip()").value
+    return int(out.strip().strip("'"))
+
+
 @pytest.fixture(scope="module")
 def ex():
     with JupyterExecutor(timeout=5, warm_kernels=2, max_kernels=4, interrupt_grace=1.0) as executor:
@@ -96,10 +104,7 @@ def test_huge_output_is_capped_in_this_process_too(ex):
 
 def test_double_forked_children_end_with_the_session(ex):
     s = ex.open("fork")
-    out = s.run("import subprocess\n"
-                "subprocess.run('setsid sleep 300 > /dev/null 2>&1 & echo $!', shell=True, capture_output=True, "
-                "text=True).stdout.strip()").value
-    pid = int(out.strip().strip("'"))
+    pid = _start_double_forked_sleeper(s)
     assert psutil.pid_exists(pid)
     ex.close("fork")
     assert _wait_gone({pid}) == set()
@@ -383,10 +388,7 @@ def test_a_killed_template_is_replaced():
 
 def test_processes_orphaned_by_a_dead_kernel_are_killed(ex):
     s = ex.open("orphan")
-    out = s.run("import subprocess\n"
-                "subprocess.run('setsid sleep 300 > /dev/null 2>&1 & echo $!', shell=True, "
-                "capture_output=True, text=True).stdout.strip()").value
-    sleeper = int(out.strip().strip("'"))
+    sleeper = _start_double_forked_sleeper(s)
     kernel = s._kernel.pid
     os.kill(kernel, 9)  # the session is still open: nothing on the driver's side ends the orphan yet
     assert _wait_gone({kernel, sleeper}) == set()

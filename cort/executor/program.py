@@ -18,8 +18,12 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from typing import TYPE_CHECKING
 
 from cort.executor.result import TIMEOUT_REPORT, ExecutionResult
+
+if TYPE_CHECKING:
+    from cort.executor.jupyter import Session
 
 _RUNNER = r'''
 def run_program(program, result_path, cap):
@@ -47,7 +51,7 @@ def runner_cell(program: str, result_path: str, cap: int) -> str:
             f"run_program({program!r}, {result_path!r}, {cap})")
 
 
-def run_program(session, program: str, timeout: float | None, cap: int) -> ExecutionResult:
+def run_program(session: Session, program: str, timeout: float | None, cap: int) -> ExecutionResult:
     """Run ``program`` in ``session`` (a fresh one), return its result with ``stdout`` / ``error`` as the original.
 
     ``output`` and ``stdout`` hold what the program printed (empty when it raised); ``error`` holds
