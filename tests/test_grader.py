@@ -3,7 +3,7 @@
 import pytest
 
 from evaluation.grader import extract_answer, grade, grade_detailed, grade_lenient, majority_answer, math_equal
-from tests.grader_cases import HANDWRITTEN, RESPONSES, generated
+from tests.grader_cases import CLASS_RESPONSES, CLASSES, HANDWRITTEN, RESPONSES, generated
 
 
 @pytest.mark.parametrize("pred, ref, expected", HANDWRITTEN)
@@ -63,3 +63,8 @@ def test_importing_the_parsers_prints_nothing():
     code = "import evaluation.grader, latex2sympy2; from latex2sympy2 import latex2sympy; latex2sympy('x^2')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "ANTLR" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("pred, ref, expected", CLASSES + CLASS_RESPONSES)
+def test_classes_of_misses(pred, ref, expected):
+    assert grade(pred, ref) is expected
