@@ -3,7 +3,8 @@
 Hint texts are verbatim from the CoRT paper; nothing else in the project spells them out.
 
 - :data:`PROMPT_HINT` opens the thinking (prompt-hint TIR).
-- :data:`HINT_DELAYED_COMPUTATION` (hint-1) replaces a long calculation by hand and opens a cell.
+- :data:`HINT_DELAYED_COMPUTATION` (hint-1) replaces a long calculation by hand and opens a cell
+  (inserted with the fence on a line of its own, :data:`HINT_TEXTS`).
 - :data:`HINT_CODE_DISTRUST` (hint-2) replaces re-checking a code result by hand.
 
 Detection (:func:`detect_delayed_computation`, :func:`detect_code_distrust`) only *proposes*
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from cort import protocol
 
+THINK_END = "</think>"
 PROMPT_HINT = "Okay, let's try to solve this problem step by step using multiple python code calls."
 HINT_DELAYED_COMPUTATION = "It looks tedious, and we can use python code to simplify the reasoning.```python"
 HINT_CODE_DISTRUST = "We don't need to doubt the accuracy of python calculations."
@@ -30,7 +32,10 @@ PROMPT_SUFFIX = (
 
 DELAYED_COMPUTATION = "delayed_computation"
 CODE_DISTRUST = "code_distrust"
-HINT_TEXTS = {DELAYED_COMPUTATION: HINT_DELAYED_COMPUTATION, CODE_DISTRUST: HINT_CODE_DISTRUST}
+# What is inserted: hint-1 with its code fence on a line of its own, since the original interpreter only
+# reads ```python at the start of a line (glued to the sentence, the cell would never run).
+HINT_TEXTS = {DELAYED_COMPUTATION: HINT_DELAYED_COMPUTATION.replace(protocol.CODE_START, "\n" + protocol.CODE_START),
+              CODE_DISTRUST: HINT_CODE_DISTRUST}
 THINK_OPEN = "<think>\n"
 
 _MARKER_RE = re.compile(r"\[\[hint:(delayed_computation|code_distrust)\]\]")
@@ -86,6 +91,7 @@ def hint_and_cut(text: str, site: HintSite) -> str:
 def remove_hints(text: str) -> str:
     """Remove every CoRT hint (hint-1 keeps its code fence so the cell stays intact)."""
     text = text.replace(PROMPT_HINT, "")
+    text = text.replace(HINT_TEXTS[DELAYED_COMPUTATION], protocol.CODE_START)
     text = text.replace(HINT_DELAYED_COMPUTATION, protocol.CODE_START)
     return text.replace(HINT_CODE_DISTRUST, "")
 
@@ -245,9 +251,10 @@ def _replacement_end(text: str, site: HintSite) -> int | None:
         cell = text.find(protocol.CODE_START, site.position)
         return None if cell < 0 else cell + len(protocol.CODE_START)
     candidates = [m.start() for m in _ANSWER_LINE_RE.finditer(text, site.position) if m.start() > site.position]
-    cell = text.find(protocol.CODE_START, site.position)
-    if cell >= 0:
-        candidates.append(cell)
+    for boundary in (protocol.CODE_START, THINK_END):  # a re-check never runs past a cell or the end of thinking
+        found = text.find(boundary, site.position)
+        if found >= 0:
+            candidates.append(found)
     return min(candidates) if candidates else None
 
 

@@ -14,6 +14,8 @@ runs it in a fresh namespace. These functions reproduce its rules (``interpreter
 - :func:`last_program` (``--func_call_mode python``): the last block that opens with a line
   starting ```` ```python ````, up to the next line starting ```` ``` ````.
 
+:func:`all_outputs_look_like_errors` is the original RL reward's rule for its code-execution penalty.
+
 The kernel mode (``interpreter_mode="kernel"``) runs only the new cell in the trajectory's live
 kernel instead; see :mod:`cort.rollout`.
 """
@@ -75,6 +77,16 @@ def programs_and_outputs(text: str) -> list[tuple[str, str]]:
 def _looks_like_error(output: str) -> bool:
     lowered = output.lower()
     return any(word in lowered for word in _ERROR_WORDS)
+
+
+_REWARD_ERROR_OUTPUTS = ("", "Done", "[]")
+
+
+def all_outputs_look_like_errors(text: str) -> bool:
+    """The original RL reward's code rule: every code block's output is empty, ``Done`` or ``[]``,
+    or mentions error, exception or traceback (any case). Also True for a text with no complete
+    code block at all: the original takes ``all()`` of an empty list."""
+    return all(out.strip() in _REWARD_ERROR_OUTPUTS or _looks_like_error(out) for _, out in programs_and_outputs(text))
 
 
 def _without_prints(code: str) -> str:

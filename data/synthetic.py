@@ -152,16 +152,21 @@ def benchmark_row(p: dict) -> dict:
 
 
 def trajectory(p: dict, style: str, executor) -> dict:
-    """One training trajectory for ``p`` in ``style`` (cell outputs from ``executor``)."""
+    """One training trajectory for ``p`` in ``style`` (cell outputs from ``executor``).
+
+    Written as a reasoning model writes: the work inside ``<think> ... </think>``, then the final
+    answer (what the original RL reward and the strict grader read).
+    """
     hand = "\n".join(p["hand"])
+    final = f"</think>\nThe answer is \\boxed{{{p['answer']}}}."
     if style == "cot":
-        response = f"Let me work it out by hand.\n{hand}\n{p['check']}.\nThe answer is \\boxed{{{p['answer']}}}."
+        response = f"<think>\nLet me work it out by hand.\n{hand}\n{p['check']}.\n{final}"
     else:
         result = executor.run_program(p["code"])  # as the default (original) interpreter shows it
         cell = f"```python\n{p['code']}\n```\n" + protocol.format_output(result.model_text())
-        response = (f"{hints.PROMPT_HINT}\nLet me compute this by hand first.\n{hand}\n"
+        response = (f"<think>\n{hints.PROMPT_HINT}\nLet me compute this by hand first.\n{hand}\n"
                     f"This is getting long, so let me compute it with python.\n{cell}"
-                    f"Let me verify this manually: {p['check']}.\nThe answer is \\boxed{{{p['answer']}}}.")
+                    f"Let me verify this manually: {p['check']}.\n{final}")
         if style == "hint_engineering":
             response = hints.apply_hint_engineering(response)[0]
     return {"problem": p["problem"], "prompt": hints.add_prompt_suffix(p["problem"]), "response": response,

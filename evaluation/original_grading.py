@@ -12,7 +12,8 @@ reported (``num_majority_unparsed``).
 
 from __future__ import annotations
 
-ABSENT = object()  #: the row has no ``majority_answer``
+ABSENT = object()
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"  #: the row has no ``majority_answer``
 
 
 def _dollars(text: str) -> str:
@@ -81,3 +82,34 @@ def majority_answer_text(generations: list[str]) -> str | None:
         return None if chosen is None else str(chosen[-1])
     except Exception:  # noqa: BLE001 - the original returns None on any failure
         return None
+
+
+def rl_reward(text: str, ground_truth: str, code_penalty: float = 0.1, timeout: float = 5.0) -> tuple[float, bool]:
+    """The original CoRT RL reward of one rollout: ``(reward, correct)``.
+
+    ``text`` is the prompt and the response together, as the original decodes them. Correct
+    (1) when the text holds both ``<think>`` and ``</think>`` and the last ``\\boxed{}`` after the
+    first ``</think>`` (up to a second one) equals the reference by the DeepScaleR rules, else 0;
+    minus ``code_penalty`` when every code output looks like an error by the original's keyword
+    rule (:func:`cort.original.all_outputs_look_like_errors`, a response without code included).
+    The sympy rule runs in a grading worker under ``timeout`` (a timeout counts as not equal).
+    """
+    from cort.original import all_outputs_look_like_errors
+    from evaluation import deadline, deepscaler_grading
+
+    penalty = -code_penalty if all_outputs_look_like_errors(text) else 0.0
+    if THINK_OPEN not in text or THINK_CLOSE not in text:
+        return penalty, False
+    answer = deepscaler_grading.extract_answer(text.split(THINK_CLOSE)[1])
+    truth = str(ground_truth)
+    if "\\boxed" in truth:
+        truth = deepscaler_grading.extract_answer(truth)
+    if answer is None or truth is None:
+        return penalty, False
+    correct = deepscaler_grading.grade_mathd(answer, truth)
+    if not correct:
+        try:
+            correct = bool(deadline.call("deepscaler_sympy", answer, truth, timeout=timeout))
+        except (deadline.GraderTimeout, deadline.WorkerError):
+            correct = False
+    return (1.0 if correct else 0.0) + penalty, correct

@@ -338,4 +338,11 @@ def warm_up() -> None:
     extract("So the answer is $x = 2$.")
 
 
-FUNCTIONS = {"equal": equal, "extract": extract, "ping": lambda: True}
+def deepscaler_sympy(given: str, truth: str) -> bool:
+    """The DeepScaleR grader's sympy rule (:func:`evaluation.deepscaler_grading.grade_sympy`)."""
+    from evaluation.deepscaler_grading import grade_sympy
+
+    return grade_sympy(given, truth)
+
+
+FUNCTIONS = {"equal": equal, "extract": extract, "deepscaler_sympy": deepscaler_sympy, "ping": lambda: True}

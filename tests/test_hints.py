@@ -57,7 +57,7 @@ def test_detects_delayed_computation_before_code():
     assert TRAJ_DELAYED[sites[0].position:].startswith("Let me compute it by hand.")
     assert sites[0].confidence >= 0.8
     cut = hints.hint_and_cut(TRAJ_DELAYED, sites[0])
-    assert cut == "We need the product 4821 * 3907. " + hints.HINT_DELAYED_COMPUTATION
+    assert cut == "We need the product 4821 * 3907. " + hints.HINT_TEXTS[hints.DELAYED_COMPUTATION]
 
 
 def test_detects_code_distrust_after_output():
@@ -100,7 +100,7 @@ def test_site_at_the_start_of_text_is_not_shifted():
             "```python\nprint(1)\n```\n")
     [site] = hints.detect_delayed_computation(text)
     assert site.position == 0
-    assert hints.hint_and_cut(text, site) == hints.HINT_DELAYED_COMPUTATION
+    assert hints.hint_and_cut(text, site) == hints.HINT_TEXTS[hints.DELAYED_COMPUTATION]
 
 
 def test_strip_markers_removes_span_ends_and_keeps_contents():

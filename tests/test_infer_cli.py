@@ -122,7 +122,9 @@ def test_cli_end_to_end_fields(shared_data, tmp_path):
             assert len(row[field]) == 2, field
         assert all(0 < n <= 3 * 128 for n in row["gen_cumulative_seq_len"])
         assert all(lp < 0 for lp in row["gen_cumulative_logprob"])
-        assert all(0 <= e <= c <= 2 for c, e in zip(row["gen_code_calls"], row["gen_code_errors"]))
+        # at most max_func_call - 1 cells, plus one when the last round (no stop strings) happens to end at a
+        # closed cell: the original runs that one too
+        assert all(0 <= e <= c <= 3 for c, e in zip(row["gen_code_calls"], row["gen_code_errors"]))
         assert row["time_use"] > 0
         assert {"majority_answer", "majority_answer_strict"} <= row.keys()  # None when no answer was found
         assert row["chat_prompt"].endswith("<think>\nOkay, let's try to solve this problem step by step using "

@@ -44,7 +44,7 @@ def test_fixtures_reexecute_cleanly_and_styles(executor):
     engineered, stats = build(trajs, "hint_engineering", "off")
     assert stats["hint_delayed_computation"] == 1 and stats["hint_code_distrust"] == 2
     bad = engineered[-2]["response"]
-    assert hints.HINT_DELAYED_COMPUTATION in bad and "2468 * 1000 = 2468000" not in bad
+    assert hints.HINT_TEXTS[hints.DELAYED_COMPUTATION] in bad and "2468 * 1000 = 2468000" not in bad
     assert hints.HINT_CODE_DISTRUST in bad and "verify this manually" not in bad
     assert protocol.find_outputs(bad)[0].text == "3349076"  # the cell still runs after the hint
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cort import hints, protocol
+from cort import hints, original, protocol
 from data.synthetic import KINDS, generate, trajectory
 from evaluation.grader import grade
 
@@ -30,8 +30,12 @@ def test_three_styles(executor):
         assert all(grade(t["response"], p["answer"]) for t in (cot, ph, he))
         assert protocol.find_cells(cot["response"]) == []
         assert hints.detect_delayed_computation(ph["response"]) and hints.detect_code_distrust(ph["response"])
-        assert ph["response"].startswith(hints.PROMPT_HINT) and he["response"].startswith(hints.PROMPT_HINT)
-        assert hints.HINT_DELAYED_COMPUTATION in he["response"] and hints.HINT_CODE_DISTRUST in he["response"]
+        assert ph["response"].startswith("<think>\n" + hints.PROMPT_HINT)
+        assert he["response"].startswith("<think>\n" + hints.PROMPT_HINT)
+        assert all("</think>\nThe answer is \\boxed{" in t["response"] for t in (cot, ph, he))
+        assert original.jupyter_like_program(he["response"].split("```output")[0]) == p["code"]  # the cell runs
+        assert hints.HINT_TEXTS[hints.DELAYED_COMPUTATION] in he["response"]
+        assert hints.HINT_CODE_DISTRUST in he["response"]
         assert not hints.detect_delayed_computation(he["response"]) and not hints.detect_code_distrust(he["response"])
         assert protocol.find_outputs(he["response"])[0].text == protocol.find_outputs(ph["response"])[0].text
 

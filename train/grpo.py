@@ -1,23 +1,33 @@
 """GRPO with the Python interpreter inside every rollout (CoRT's RL stage) on TRL's ``GRPOTrainer``.
 
     python -m train.grpo --data ../shared/data/toy_train.reason_step.parquet --output_dir out/grpo \\
-        --num_generations 8 --max_completion_length 4096 --max_func_call 13 [--use_cpu]
+        --val_data ../shared/data/val.aime24.reason_step.parquet [--use_cpu]
 
 Rollouts go through ``cort.rollout`` (the one tool loop) with the policy wrapped as a
-transformers engine; ``env_mask`` marks interpreter tokens, which TRL folds into the loss mask, so
-they contribute nothing to the policy loss or the KL term while staying in the context.
+transformers engine (or TRL's colocated vLLM); ``env_mask`` marks interpreter tokens, which TRL
+folds into the loss mask, so they contribute nothing to the policy loss, the KL term or the
+entropy bonus while staying in the context.
 
-Reward (``cort_reward``): 1 for a correct final answer (the project grader), else 0; minus
-``--code_error_penalty`` (0.1) when the response ran code and every cell errored; optionally the
-same penalty without any code (``--penalize_no_code``, as the original repo did); optional
-token-efficiency shaping ``--length_penalty`` (off). Logged besides: accuracy, code calls per
-response, code error rate (``rewards/<name>`` with weight 0).
+Defaults are the original CoRT RL recipe (``deepscaler/rl_scripts/launch_cort_rl.sh`` and its verl
+configuration): 8 rollouts per prompt at temperature 0.6 / top_p 0.95, 12 generate rounds (11 code
+calls) and 16000 response tokens; validation with 16 samples per problem at temperature 0.6 /
+top_p 1.0, 15 rounds and 31000 tokens; lr 1e-6 constant; KL loss 0.001 (k3, verl's
+``low_var_kl`` without its clamp); entropy bonus 0.001; clip 0.2; losses averaged over the tokens
+of each micro-batch (``loss_type bnpo``, as verl's token mean); interpreter timeout 5 s.
 
-Defaults follow the CoRT recipe: 8 generations, temperature 0.6, top_p 0.95, KL coefficient 0.001
-(``low_var_kl`` in verl = TRL's k3 estimator), lr 1e-6. The tool-loop flags are the shared ones
-(``--max_func_call`` counts generate rounds everywhere); GRPO's own defaults differ: 13 rounds in
-training (12 code calls) and ``--val_max_func_call 16`` (15) in validation; a round's token budget
-is ``min(--max_tokens_per_call, --max_completion_length)``.
+Reward (``--reward_rule``):
+
+- ``original`` (default): the original's: the prompt and response together must hold ``<think>``
+  and ``</think>``; the last ``\\boxed{}`` after the first ``</think>`` is graded by the DeepScaleR
+  rules (1 or 0); minus ``--code_error_penalty`` (0.1) when every code output looks like an error by
+  the original's keyword rule, empty outputs and responses without code included
+  (:func:`evaluation.original_grading.rl_reward`);
+- ``strict``: the project's grader on the final answer; minus the penalty when the response ran
+  code and every cell errored (``--penalize_no_code``: also without code); optional
+  ``--length_penalty`` token-efficiency shaping.
+
+Logged besides TRL's metrics: accuracy (correct by the rule), code calls per response, code
+error rate (``rewards/<name>`` with weight 0), rollout and cell seconds (``cort/*``).
 ``--select_solved_between A B --select_n N`` keeps only problems the starting model solves between A
 and B times in N tries (the paper keeps the ones solved exactly once).
 """
@@ -39,8 +49,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 logger = logging.getLogger(__name__)
 
-GRPO_DEFAULTS = dict(num_generations=8, temperature=0.6, top_p=0.95, beta=0.001, learning_rate=1e-6,
-                     max_completion_length=4096, logging_steps=1, report_to="none", max_func_call=13)
+# The original RL recipe (deepscaler/rl_scripts/launch_cort_rl.sh and verl's ppo_trainer.yaml).
+GRPO_DEFAULTS = dict(num_generations=8, num_generations_eval=16, temperature=0.6, top_p=0.95, beta=0.001,
+                     learning_rate=1e-6, lr_scheduler_type="constant", entropy_coef=0.001, loss_type="bnpo",
+                     max_completion_length=16000, logging_steps=1, report_to="none", max_func_call=12,
+                     func_call_timeout=5)
+REWARD_RULES = ("original", "strict")
 
 
 @dataclass
@@ -51,11 +65,21 @@ class GRPOScriptArguments:
                             metadata={"help": "verl parquet or benchmark-style JSONL"})
     val_data: str | None = field(default=None, metadata={"help": "validation set (avg@n via eval_strategy)"})
     val_limit: int = field(default=0, metadata={"help": "first k validation problems (0: all)"})
-    val_max_func_call: int = field(default=16, metadata={"help": "generate rounds per trajectory in validation"})
+    val_max_func_call: int = field(default=15, metadata={"help": "generate rounds per trajectory in validation"})
+    val_max_completion_length: int = field(default=31000, metadata={"help": "response tokens in validation"})
+    val_temperature: float = field(default=0.6, metadata={"help": "sampling temperature in validation"})
+    val_top_p: float = field(default=1.0, metadata={"help": "nucleus mass in validation (the original samples "
+                                                            "validation with top_p 1)"})
+    reward_rule: str = field(default="original", metadata={
+        "help": "original: DeepScaleR grading after </think>, 0 without closed thinking, -penalty when every code "
+                "output looks like an error (no code included); strict: the project grader, -penalty when every "
+                "executed cell errored", "choices": list(REWARD_RULES)})
     correctness_reward: bool = True
     code_error_penalty: float = 0.1
-    penalize_no_code: bool = False
-    length_penalty: float = 0.0
+    penalize_no_code: bool = field(default=False, metadata={"help": "strict rule: penalise responses without code"})
+    length_penalty: float = field(default=0.0, metadata={"help": "strict rule: minus this x tokens / max tokens"})
+    trainable_layers: int = field(default=0, metadata={
+        "help": "train only the top N transformer blocks and the final norm (0: the whole model); a CPU budget knob"})
     select_solved_between: list[int] | None = field(default=None, metadata={"help": "A B"})
     select_n: int = 8
     overwrite: bool = field(default=False, metadata={"help": "replace a model already saved in output_dir"})
@@ -64,6 +88,12 @@ class GRPOScriptArguments:
         require("val_limit", self.val_limit >= 0, f"must be 0 (all) or more, got {self.val_limit}")
         require("val_max_func_call", self.val_max_func_call > 0,
                 f"must be greater than 0, got {self.val_max_func_call}")
+        require("trainable_layers", self.trainable_layers >= 0, f"must be 0 (all) or more, got {self.trainable_layers}")
+        require("val_max_completion_length", self.val_max_completion_length > 0,
+                f"must be greater than 0, got {self.val_max_completion_length}")
+        validate_sampling(self.val_temperature, self.val_top_p)
+        require("reward_rule", self.reward_rule in REWARD_RULES,
+                f"must be one of {', '.join(REWARD_RULES)}, got {self.reward_rule!r}")
         require("select_n", self.select_n > 0, f"must be greater than 0, got {self.select_n}")
         if self.select_solved_between is not None:
             low_high = self.select_solved_between
@@ -77,25 +107,37 @@ def _text(completion) -> str:
     return completion
 
 
-def make_rewards(script_args: GRPOScriptArguments, max_tokens: int):
+def make_rewards(script_args: GRPOScriptArguments, max_tokens: int, tokenizer=None):
     """The reward function and the logged-only metrics, as TRL reward functions."""
     from evaluation.grader import grade
+    from evaluation.original_grading import rl_reward
 
-    def cort_reward(completions, gt_answer, code_calls, code_errors, completion_ids=None, **_) -> list[float]:
-        rewards = []
-        for i, completion in enumerate(completions):
-            text = _text(completion)
-            r = float(grade(text, gt_answer[i])) if script_args.correctness_reward else 0.0
-            all_errored = code_calls[i] > 0 and code_errors[i] == code_calls[i]
-            if all_errored or code_calls[i] == 0 and script_args.penalize_no_code:
-                r -= script_args.code_error_penalty
-            if script_args.length_penalty and completion_ids is not None:
-                r -= script_args.length_penalty * len(completion_ids[i]) / max_tokens
-            rewards.append(r)
-        return rewards
+    def prompt_text(prompt) -> str:
+        return prompt if isinstance(prompt, str) else render_prompt(tokenizer, prompt)
 
-    def accuracy(completions, gt_answer, **_) -> list[float]:
-        return [float(grade(_text(c), gt_answer[i])) for i, c in enumerate(completions)]
+    def judge(prompt, completion, gt, calls: int, errors: int, n_tokens: int | None) -> tuple[float, bool]:
+        text = _text(completion)
+        if script_args.reward_rule == "original":
+            reward, correct = rl_reward(prompt_text(prompt) + text, gt, script_args.code_error_penalty)
+            return (reward if script_args.correctness_reward else reward - float(correct)), correct
+        correct = grade(text, gt)
+        reward = float(correct) if script_args.correctness_reward else 0.0
+        if (calls > 0 and errors == calls) or (calls == 0 and script_args.penalize_no_code):
+            reward -= script_args.code_error_penalty
+        if script_args.length_penalty and n_tokens is not None:
+            reward -= script_args.length_penalty * n_tokens / max_tokens
+        return reward, correct
+
+    def decisions(prompts, completions, gt_answer, code_calls, code_errors, completion_ids=None):
+        return [judge(prompts[i], c, gt_answer[i], code_calls[i], code_errors[i],
+                      len(completion_ids[i]) if completion_ids is not None else None)
+                for i, c in enumerate(completions)]
+
+    def cort_reward(prompts, completions, gt_answer, code_calls, code_errors, completion_ids=None, **_) -> list[float]:
+        return [r for r, _ in decisions(prompts, completions, gt_answer, code_calls, code_errors, completion_ids)]
+
+    def accuracy(prompts, completions, gt_answer, code_calls, code_errors, **_) -> list[float]:
+        return [float(c) for _, c in decisions(prompts, completions, gt_answer, code_calls, code_errors)]
 
     def code_calls_per_response(completions, code_calls, **_) -> list[float]:
         return [float(c) for c in code_calls]
@@ -117,13 +159,18 @@ def _vllm_engine(trainer):
     return VLLMEngine.from_llm(llm)
 
 
-def loop_config(tool: ToolArguments, args, max_func_call: int, prompt_ids: list[list[int]], seed: int):
+def loop_config(tool: ToolArguments, args, max_func_call: int, prompt_ids: list[list[int]], seed: int,
+                max_completion_length: int | None = None, temperature: float | None = None,
+                top_p: float | None = None):
     """The tool loop's settings for one GRPO rollout batch (budgets cut to the completion length)."""
+    length = max_completion_length or args.max_completion_length
+    temperature = args.temperature if temperature is None else temperature
+    top_p = args.top_p if top_p is None else top_p
     return rollout_config(
         tool, max_func_call=max_func_call,
-        max_tokens_per_call=min(tool.max_tokens_per_call, args.max_completion_length),
-        max_model_len=min(tool.max_model_len, max(len(p) for p in prompt_ids) + args.max_completion_length),
-        temperature=args.temperature, top_p=1.0 if args.temperature == 0 else args.top_p, seed=seed)
+        max_tokens_per_call=min(tool.max_tokens_per_call, length),
+        max_model_len=min(tool.max_model_len, max(len(p) for p in prompt_ids) + length),
+        temperature=temperature, top_p=1.0 if temperature == 0 else top_p, seed=seed)
 
 
 def loss_masks(trajs: list, limit: int) -> list[list[int]]:
@@ -146,8 +193,14 @@ def make_rollout_func(script_args: GRPOScriptArguments, tool: ToolArguments, exe
         training = trainer.model.training
         chats = [p if isinstance(p, str) else render_prompt(tokenizer, p) for p in prompts]
         prompt_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in chats]
-        rounds = tool.max_func_call if training else script_args.val_max_func_call
-        cfg = loop_config(tool, args, rounds, prompt_ids, args.seed + trainer.state.global_step * 7919)
+        seed = args.seed + trainer.state.global_step * 7919
+        if training:
+            limit = args.max_completion_length
+            cfg = loop_config(tool, args, tool.max_func_call, prompt_ids, seed)
+        else:  # validation: the original's own budget and sampling
+            limit = script_args.val_max_completion_length
+            cfg = loop_config(tool, args, script_args.val_max_func_call, prompt_ids, seed, limit,
+                              script_args.val_temperature, script_args.val_top_p)
         cell_seconds = []
         start = time.perf_counter()
         on_cell = lambda t, code, result: cell_seconds.append(result.elapsed)  # noqa: E731
@@ -163,7 +216,6 @@ def make_rollout_func(script_args: GRPOScriptArguments, tool: ToolArguments, exe
         metrics["cort/rollout_seconds"].append(time.perf_counter() - start)
         metrics["cort/cell_seconds"].append(sum(cell_seconds))
         metrics["cort/infra_errors"].append(float(sum(t.infra_errors for t in trajs)))
-        limit = args.max_completion_length
         return {
             "prompt_ids": [t.prompt_ids for t in trajs],
             "completion_ids": [t.completion_ids[:limit] for t in trajs],
@@ -174,6 +226,21 @@ def make_rollout_func(script_args: GRPOScriptArguments, tool: ToolArguments, exe
         }
 
     return rollout
+
+
+def freeze_below(model, trainable_layers: int) -> None:
+    """Leave only the top ``trainable_layers`` transformer blocks (and the final norm) trainable."""
+    blocks = getattr(getattr(model, "model", None), "layers", None)
+    if blocks is None:
+        raise ValueError(f"--trainable_layers: {type(model).__name__} has no model.layers to choose from")
+    require("trainable_layers", trainable_layers <= len(blocks),
+            f"the model has {len(blocks)} transformer blocks, got {trainable_layers}")
+    for param in model.parameters():
+        param.requires_grad_(False)
+    for module in list(blocks)[-trainable_layers:] + [getattr(model.model, "norm", None)]:
+        if module is not None:
+            for param in module.parameters():
+                param.requires_grad_(True)
 
 
 def load_dataset_rows(paths: list[str]):
@@ -228,11 +295,46 @@ def check_grpo_args(script_args: GRPOScriptArguments, args) -> None:
     validate_sampling(args.temperature, args.top_p)
 
 
+def _trainer_class():
+    """TRL's ``GRPOTrainer``, scoring only the completion tokens when there is no Triton (CPU).
+
+    TRL's fused LM head scores every position of the sequence (prompt included) off Triton and
+    recomputes the logits tile by tile in its backward pass: on a 2-core CPU that was 33 of the 43
+    seconds of a backward pass. Here, on CPU and for text-only inputs, the model returns the
+    logits of the completion positions only and log-probabilities and entropies come from them
+    directly (same values, the same loss).
+    """
+    import torch
+    from trl import GRPOTrainer
+    from trl.trainer.utils import selective_log_softmax_and_entropy
+
+    class CortGRPOTrainer(GRPOTrainer):
+        def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
+                                               batch_size=None, compute_entropy=False, compute_aux_loss=False,
+                                               **extra):
+            if input_ids.is_cuda or compute_aux_loss or any(v is not None for v in extra.values()):
+                return super()._get_per_token_logps_and_entropies(
+                    model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss,
+                    **extra)
+            batch_size = batch_size or input_ids.size(0)
+            logps, entropies = [], []
+            for start in range(0, input_ids.size(0), batch_size):
+                ids, mask = input_ids[start:start + batch_size], attention_mask[start:start + batch_size]
+                logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=logits_to_keep + 1).logits
+                logits = logits[:, :-1, :].float() / self.temperature
+                lp, ent = selective_log_softmax_and_entropy(logits, ids[:, -logits_to_keep:])
+                logps.append(lp)
+                entropies.append(ent)
+            return torch.cat(logps), (torch.cat(entropies) if compute_entropy else None), None
+
+    return CortGRPOTrainer
+
+
 def build_trainer(script_args: GRPOScriptArguments, tool: ToolArguments, args, model_args):
     """Build (trainer, executor) from parsed flags; used by ``main`` and the tests."""
     import torch
     from transformers import AutoModelForCausalLM
-    from trl import GRPOTrainer, get_peft_config
+    from trl import get_peft_config
 
     from cort.executor import JupyterExecutor
     from cort.models import load_tokenizer, resolve_model
@@ -243,14 +345,16 @@ def build_trainer(script_args: GRPOScriptArguments, tool: ToolArguments, args, m
     model_path = resolve_model(model_args.model_name_or_path)
     tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16 if args.bf16 else torch.float32)
+    if script_args.trainable_layers:
+        freeze_below(model, script_args.trainable_layers)
     executor = JupyterExecutor(executor_config(tool))
     if script_args.select_solved_between:
         train_set = select_problems(train_set, model, tokenizer, executor, script_args, tool, args)
     if eval_set is not None and script_args.val_limit:
         eval_set = eval_set.select(range(min(script_args.val_limit, len(eval_set))))
-    reward_funcs, weights = make_rewards(script_args, args.max_completion_length)
+    reward_funcs, weights = make_rewards(script_args, args.max_completion_length, tokenizer)
     args.reward_weights = weights
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=train_set,
+    trainer = _trainer_class()(model=model, reward_funcs=reward_funcs, args=args, train_dataset=train_set,
                           eval_dataset=eval_set, processing_class=tokenizer, peft_config=get_peft_config(model_args),
                           rollout_func=make_rollout_func(script_args, tool, executor, tokenizer))
     return trainer, executor
@@ -261,6 +365,7 @@ def main(script_args: GRPOScriptArguments, tool: ToolArguments, args, model_args
     trainer, executor = build_trainer(script_args, tool, args, model_args)
     try:
         trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
+        trainer.save_state()  # trainer_state.json: the per-step log train.curves plots
         save_for_inference(trainer, trainer.processing_class, trainer.args.output_dir)
     finally:
         executor.shutdown()

@@ -6,7 +6,8 @@
 For each problem, n trajectories are sampled with the engine and the real interpreter
 (``cort.rollout``), graded, and kept only if: correct, used code, not every cell errored, and
 neither bad habit the paper filters (delayed computation, code-result distrust; the ``cort.hints``
-detectors). Per problem the k shortest survivors are kept (token efficiency). Writes
+detectors; ``--filter_habits false`` keeps them, for a prompt-hint model). Per problem the k
+shortest survivors are kept (token efficiency). Writes
 ``rft_data.jsonl`` (trajectory format; with ``--style none`` each row also carries the tool
 loop's token ids, so SFT trains on exactly what was sampled) and ``rft_stats.json``.
 
@@ -54,6 +55,9 @@ class RFTArguments:
     hint_mode: str = field(default="none", metadata={"choices": list(HINT_MODES), "help": "prompt-hint while sampling"})
     style: str = field(default="none", metadata={"choices": list(STYLES),
                                                  "help": "hint style applied to the kept trajectories"})
+    filter_habits: bool = field(default=True, metadata={
+        "help": "reject trajectories that show delayed computation or code distrust (off for a prompt-hint model, "
+                "whose every sample shows both)"})
     train: bool = field(default=False, metadata={"help": "run train.sft on the result (its flags after --)"})
     overwrite: bool = field(default=False, metadata={"help": "replace the results of an earlier run"})
 
@@ -67,7 +71,7 @@ class RFTArguments:
                 f"{self.output_dir} already holds {', '.join(existing)}; pass --overwrite to replace them")
 
 
-def rejection_reason(traj: Trajectory, gt_answer: str) -> str | None:
+def rejection_reason(traj: Trajectory, gt_answer: str, filter_habits: bool = True) -> str | None:
     """Why a trajectory is rejected (first failing test), or None to keep it."""
     if traj.infra_errors:
         return "infra_error"
@@ -77,6 +81,8 @@ def rejection_reason(traj: Trajectory, gt_answer: str) -> str | None:
         return "no_code"
     if traj.code_errors == traj.code_calls:
         return "all_code_errored"
+    if not filter_habits:
+        return None
     if hints.detect_delayed_computation(traj.text):
         return "delayed_computation"
     if hints.detect_code_distrust(traj.text):
@@ -84,15 +90,15 @@ def rejection_reason(traj: Trajectory, gt_answer: str) -> str | None:
     return None
 
 
-def select(problems: list[dict], trajs: list[Trajectory], n: int, keep: int) -> tuple[list[tuple[dict, Trajectory]],
-                                                                                       Counter]:
+def select(problems: list[dict], trajs: list[Trajectory], n: int, keep: int,
+           filter_habits: bool = True) -> tuple[list[tuple[dict, Trajectory]], Counter]:
     """The k shortest accepted trajectories per problem (with their problem), and counts by reason."""
     stats: Counter = Counter()
     kept = []
     for i, problem in enumerate(problems):
         accepted = []
         for traj in trajs[i * n:(i + 1) * n]:
-            reason = rejection_reason(traj, problem["gt_answer"])
+            reason = rejection_reason(traj, problem["gt_answer"], filter_habits)
             stats[f"rejected_{reason}" if reason else "accepted"] += 1
             if reason is None:
                 accepted.append(traj)
@@ -163,7 +169,7 @@ def main(args: RFTArguments, engine_args: EngineArguments, tool: ToolArguments, 
     with JupyterExecutor(executor_config(tool)) as executor:
         trajs = run_rollouts(engine, [p for p in prompts for _ in range(args.n_samples)], cfg, executor=executor,
                              progress=True)
-    kept, stats = select(problems, trajs, args.n_samples, args.keep_per_problem)
+    kept, stats = select(problems, trajs, args.n_samples, args.keep_per_problem, args.filter_habits)
     rows = [trajectory_row(problem, traj, args.style, model_path) for problem, traj in kept]
     write_jsonl_atomic(os.path.join(args.output_dir, "rft_data.jsonl"), rows)
     report = {"problems": len(problems), "samples": len(trajs), **{k: stats[k] for k in sorted(stats)}}
