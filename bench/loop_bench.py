@@ -1,124 +1,294 @@
-"""Tool-loop benchmark: cort's overlapped loop vs the original's epoch-synchronous rounds.
+"""Tool-loop scheduling benchmark: epoch-synchronous (original) / batch loop / continuous loop / floor.
 
-Both sides are ``cort.rollout.run_rollouts`` on the same inputs, engine and executor; the
-baseline sets ``RolloutConfig(overlap=False)``: every round all trajectories generate, then
-all cells run and the round waits for the slowest (the original CLI's structure).
+Every row is ``cort.rollout.run_rollouts`` on the same trajectories; only ``RolloutConfig.loop``
+changes (``epoch``: all generate, then all cells run, the round waits for the slowest, as the
+original CLI; ``batch``: ready trajectories generate together and cells that return during a
+call join the next; ``continuous``: each trajectory is its own engine request and resumes the
+moment its cell returns). The floor generates the same model tokens with no cells and no
+waiting: each trajectory as one request of its total model tokens.
 
-1. ``replay``: recorded code-heavy trajectories (4 cells each; most cells quick, some a
-   sympy computation, 8% slow: ``--slow_seconds``, e.g. a cell running into its timeout) replayed by :class:`cort.replay.ReplayEngine` with the
-   step cost of a batched GPU engine (``--seconds_per_token``, default 0.02 s per decoding
-   step, ``--seconds_per_call`` 0.05 s); every cell runs in a real kernel.
-2. ``hf``: the real transformers engine with the bundled model on benchmark problems (the
-   small model seldom writes code, so this row shows the loop's cost when there is little
-   to overlap).
+1. ``sim``: :class:`cort.replay.ReplayEngine` as a continuous-batching scheduler (a decoding
+   step costs ``--step_ms`` + ``--seq_ms`` per running sequence, at most ``--max_running`` at
+   once, prefill of uncached tokens ``--prefill_ms`` per token), heavy-tailed trajectories
+   (cells per trajectory 0-12, tokens per round log-normal) and cell times drawn from the
+   distribution in :data:`CELL_TIMES` (quick cells as measured by ``bench/executor_bench.py``,
+   slow ones, and cells that run into the timeout), slept by a simulated interpreter with a
+   bounded number of cells at once (``--max_cells``).
+2. ``vllm`` (``--engine vllm``, in the vLLM environment of the README): the real engine with a
+   real model (``--model``, default the bundled SmolLM2 folder) on real prompts and real
+   kernels; each cell also sleeps a draw from the same cell-time distribution (the small model's
+   cells are all quick), so the workload is heavy-tailed in cell time as in the sim.
 
-    python bench/loop_bench.py
+    python bench/loop_bench.py                                   # sim rows
+    .venv-vllm/bin/python bench/loop_bench.py --engine vllm      # + vLLM-CPU rows
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
 import os
 import random
+import re
 import sys
+import threading
 import time
+from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cort.chat import render_prompt
-from cort.executor import JupyterExecutor
-from cort.io import Field, read_jsonl
-from cort.replay import ReplayEngine
+from cort.executor import ExecutionResult
 from cort.rollout import RolloutConfig, run_rollouts
 
-QUICK = ["print({i} * 37 % 11)", "x{k} = sum(range({i} * 100))\nprint(x{k} % 7)"]
-MEDIUM = ["import sympy as sp\ny = sp.symbols('y')\nprint(len(sp.expand((y + {i}) ** 40).args))"]
-SLOW = ["import time\ntime.sleep({slow})\nprint('slow {i}')"]
+LOOPS = ("epoch", "batch", "continuous")
+NAMES = {"epoch": "epoch-synchronous (original)", "batch": "batch loop (previous default)",
+         "continuous": "continuous loop (default)", "floor": "floor: same tokens, no cells, no waiting"}
+# (share, low seconds, high seconds): log-uniform within each band. Quick cells as measured on a warm
+# kernel (tens of ms); a slow band (a sympy solve, a loop); the timeout band at --timeout_s.
+CELL_TIMES = {"quick": [(1.0, 0.005, 0.04)],
+              "heavy": [(0.85, 0.005, 0.04), (0.11, 0.1, 0.6), (0.04, "timeout", "timeout")]}
+WORDS = ["we", "now", "compute", "the", "value", "next", "so", "check", "sum", "of", "terms", "then"]
 
 
-def replay_scripts(n: int, cells: int, seed: int, slow_seconds: float) -> dict[str, str]:
-    """Code-heavy model texts: reasoning prose then a cell, ``cells`` times, then an answer."""
+def cell_seconds(key: str, workload: str, timeout: float) -> float:
+    """A deterministic draw from the workload's cell-time distribution, keyed by the cell's text."""
+    u = int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) / 16 ** 12
+    v = int(hashlib.sha256(b"v" + key.encode()).hexdigest()[:12], 16) / 16 ** 12
+    for share, lo, hi in CELL_TIMES[workload]:
+        if u < share:
+            lo = timeout if lo == "timeout" else lo
+            hi = timeout if hi == "timeout" else hi
+            return math.exp(math.log(lo) + v * (math.log(hi) - math.log(lo)))
+        u -= share
+    return CELL_TIMES[workload][-1][1]
+
+
+@dataclass
+class _Config:
+    max_kernels: int
+
+
+class SimulatedInterpreter:
+    """The executor surface the loop uses; a cell sleeps its drawn time and prints a line."""
+
+    def __init__(self, workload: str, timeout: float, max_cells: int, extra=None):
+        self.workload, self.timeout, self.extra = workload, timeout, extra
+        self.config = _Config(max_cells)
+        self.cell_time = 0.0
+        self._lock = threading.Lock()
+
+    def _run(self, code: str) -> ExecutionResult:
+        seconds = cell_seconds(code, self.workload, self.timeout)
+        with self._lock:
+            self.cell_time += seconds
+        time.sleep(seconds)
+        if seconds >= self.timeout:
+            return ExecutionResult(error="TimeoutError: cell timed out", error_name="TimeoutError", timed_out=True)
+        return ExecutionResult(output="42\n", stdout="42\n")
+
+    def run(self, session: str, code: str, timeout: float) -> ExecutionResult:
+        return self._run(code)
+
+    def run_stateless(self, code: str, timeout: float) -> ExecutionResult:
+        return self._run(code)
+
+    def run_program(self, code: str, timeout: float) -> ExecutionResult:
+        return self._run(code)
+
+    def close(self, session: str) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+class DelayedInterpreter:
+    """A real executor whose every cell also sleeps a draw from the cell-time distribution."""
+
+    def __init__(self, executor, workload: str, timeout: float):
+        self.executor, self.workload, self.timeout = executor, workload, timeout
+        self.config = executor.config
+        self.cell_time = 0.0
+
+    def _delay(self, code: str) -> None:
+        seconds = cell_seconds(code, self.workload, self.timeout)
+        self.cell_time += seconds
+        time.sleep(seconds)
+
+    def run(self, session: str, code: str, timeout: float) -> ExecutionResult:
+        self._delay(session + code)
+        return self.executor.run(session, code, timeout)
+
+    def run_stateless(self, code: str, timeout: float) -> ExecutionResult:
+        self._delay(code)
+        return self.executor.run_stateless(code, timeout)
+
+    def run_program(self, code: str, timeout: float) -> ExecutionResult:
+        self._delay(code)
+        return self.executor.run_program(code, timeout)
+
+    def close(self, session: str) -> None:
+        self.executor.close(session)
+
+
+def sim_scripts(n: int, seed: int) -> dict[str, str]:
+    """Heavy-tailed model texts: 0-12 cells, rounds of log-normal length (median 60 tokens)."""
     rng = random.Random(seed)
     scripts = {}
     for i in range(n):
+        cells = min(12, int(rng.expovariate(1 / 3.0)))
         parts = []
-        for k in range(cells):
-            roll = rng.random()
-            pool = SLOW if roll < 0.08 else MEDIUM if roll < 0.35 else QUICK
-            code = rng.choice(pool).format(i=i + 2, k=k, slow=slow_seconds)
-            prose = " ".join(rng.choice(["we", "now", "compute", "the", "value", "next", "so", "check"])
-                             for _ in range(rng.randint(30, 120)))
-            parts.append(f"{prose}.\n```python\n{code}\n```\n")
-        parts.append("Therefore the answer is \\boxed{42}.")
+        for k in range(cells + 1):
+            words = max(4, min(1500, int(rng.lognormvariate(math.log(60), 0.9))))
+            parts.append(" ".join(rng.choice(WORDS) for _ in range(words)))
+            if k < cells:
+                parts.append(f".\n```python\nprint({i} * {k})  # trajectory {i} cell {k}\n```\n")
+        parts.append(". The answer is \\boxed{42}.")
         scripts[f"<problem {i}>\n"] = "".join(parts)
     return scripts
 
 
-def run(engine_factory, prompts, cfg: RolloutConfig) -> tuple[float, int, int]:
-    """Wall seconds, model tokens and code calls of one loop run."""
-    engine = engine_factory()
-    with JupyterExecutor(timeout=cfg.func_call_timeout, preload="import sympy") as ex:
-        time.sleep(2.0)  # let warm kernels start, so both modes begin equal
-        start = time.perf_counter()
-        trajs = run_rollouts(engine, prompts, cfg, executor=ex)
-        wall = time.perf_counter() - start
-    return wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs)
+def timed(fn, *args, **kwargs):
+    """(wall seconds, result) of one call."""
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+def sim_floor(engine, scripts: dict[str, str]) -> int:
+    """Every script as one request with no stop strings (no cells, no waiting); model tokens generated."""
+    from cort.engine import SamplingParams
+
+    for k in scripts:
+        engine.add_request(k, engine.encode(k), SamplingParams(0.6, 0.95, 1 << 20, [], 0))
+    tokens = 0
+    while engine.has_unfinished():
+        tokens += sum(len(g.token_ids) for _, g in engine.step())
+    return tokens
+
+
+def sim_rows(args, tokenizer) -> list[tuple]:
+    """The four rows on the simulator for each workload."""
+    from cort.replay import ReplayEngine
+
+    scripts = sim_scripts(args.trajectories, args.seed)
+    cost = dict(seconds_per_call=args.call_ms / 1e3, seconds_per_token=args.step_ms / 1e3,
+                seconds_per_sequence=args.seq_ms / 1e3, seconds_per_prefill_token=args.prefill_ms / 1e3,
+                max_running=args.max_running)
+    cfg = dict(max_func_call=15, max_tokens_per_call=4096, max_model_len=32768, temperature=0.6, seed=0,
+               interpreter_mode="kernel", func_call_mode="python", func_call_timeout=args.timeout_s)
+    rows = []
+    for workload in args.workloads.split(","):
+        results = {}
+        for loop in LOOPS:
+            engine = ReplayEngine(tokenizer, scripts, **cost)
+            interp = SimulatedInterpreter(workload, args.timeout_s, args.max_cells)
+            wall, trajs = timed(run_rollouts, engine, list(scripts), RolloutConfig(loop=loop, **cfg),
+                                executor=interp)
+            results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
+        wall, tokens = timed(sim_floor, ReplayEngine(tokenizer, scripts, **cost), scripts)
+        results["floor"] = (wall, tokens, 0)
+        name = f"sim, {args.trajectories} trajectories, {workload} cells"
+        rows.append((name, results, interp.cell_time))
+    return rows
+
+
+def vllm_rows(args) -> list[tuple]:
+    """The four rows with vLLM on real prompts, a real model and real kernels (plus drawn cell delays)."""
+    from vllm import SamplingParams as VSP
+    from vllm.inputs import TokensPrompt
+
+    from cort.chat import render_prompt
+    from cort.engine import SamplingParams
+    from cort.executor import JupyterExecutor
+    from cort.io import Field, read_jsonl
+    from cort.models import default_model_dir
+    from infer.engines.vllm_engine import VLLMEngine
+
+    engine = VLLMEngine(args.model or default_model_dir(), max_model_len=4096, seed=0,
+                        max_num_seqs=args.max_running)
+    problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.problems]
+    prompts = [render_prompt(engine.tokenizer, p, args.hint_mode) for p in problems for _ in range(args.n)]
+    cfg = dict(max_func_call=args.max_func_call, max_tokens_per_call=args.max_tokens_per_call, max_model_len=4096,
+               temperature=0.6, top_p=0.95, seed=0, func_call_timeout=args.timeout_s)
+    engine.generate([engine.encode(prompts[0])], [SamplingParams(max_tokens=8)])  # warm-up
+    rows = []
+    for workload in args.workloads.split(","):
+        results, lengths = {}, None
+        with JupyterExecutor(timeout=args.timeout_s, preload="import sympy") as ex:
+            time.sleep(2.0)
+            for loop in LOOPS:
+                interp = DelayedInterpreter(ex, workload, args.timeout_s)
+                wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop=loop, **cfg), executor=interp)
+                results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
+                if loop == "continuous":
+                    lengths = [(t.prompt_ids, t.model_tokens) for t in trajs]
+        params = [VSP(n=1, temperature=0.6, top_p=0.95, seed=i, min_tokens=n, max_tokens=n, ignore_eos=True)
+                  for i, (_, n) in enumerate(lengths)]
+        wall, outs = timed(engine.llm.generate, [TokensPrompt(prompt_token_ids=p) for p, _ in lengths], params,
+                           use_tqdm=False)
+        results["floor"] = (wall, sum(len(o.outputs[0].token_ids) for o in outs), 0)
+        name = f"vLLM-CPU, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
+               f"{args.problems} problems x {args.n}, {workload} cells"
+        rows.append((name, results, None))
+    return rows
+
+
+def print_table(rows) -> None:
+    print("\n| workload | loop | wall s | model tokens | tokens/s | code calls | vs epoch-synchronous | vs floor |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, res, _ in rows:
+        base = res["epoch"][1] / res["epoch"][0]
+        floor = res["floor"][1] / res["floor"][0]
+        for loop in (*LOOPS, "floor"):
+            wall, tok, calls = res[loop]
+            rate = tok / wall
+            print(f"| {name} | {NAMES[loop]} | {wall:.1f} | {tok} | {rate:.0f} | {calls} | {rate / base:.2f}x "
+                  f"| {rate / floor:.2f} |")
+    print("\n(ratios compare tokens/s; 'vs floor' 1.00 means as fast as generating the same tokens with no tool)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trajectories", type=int, default=32)
-    ap.add_argument("--cells", type=int, default=4)
-    ap.add_argument("--seconds_per_token", type=float, default=0.02)
-    ap.add_argument("--seconds_per_call", type=float, default=0.05)
-    ap.add_argument("--slow_seconds", default="1.5,10", help="durations of the slow cells, one row each")
-    ap.add_argument("--hf_problems", type=int, default=4)
-    ap.add_argument("--hf_n", type=int, default=4)
+    ap.add_argument("--engine", default="sim", choices=["sim", "vllm"], help="vllm: sim rows, then vLLM-CPU rows")
+    ap.add_argument("--workloads", default="quick,heavy", help="cell-time distributions (CELL_TIMES), one row set each")
+    ap.add_argument("--trajectories", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--step_ms", type=float, default=1.0, help="sim: fixed cost of a decoding step")
+    ap.add_argument("--seq_ms", type=float, default=0.05, help="sim: cost per running sequence per step")
+    ap.add_argument("--prefill_ms", type=float, default=0.002, help="sim: cost per uncached prompt token")
+    ap.add_argument("--call_ms", type=float, default=5.0, help="sim: overhead of one generate call")
+    ap.add_argument("--max_running", type=int, default=64, help="sequences the engine runs at once")
+    ap.add_argument("--max_cells", type=int, default=16, help="sim: cells running at once (executor capacity)")
+    ap.add_argument("--timeout_s", type=float, default=1.0,
+                    help="cell timeout (the timeout band's duration); 1 s is ~240 sim steps at 64 running")
+    ap.add_argument("--model", default="", help="vllm: model folder (default: the bundled SmolLM2, converted)")
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                                                   "test_aime24.reason_step.jsonl"))
-    ap.add_argument("--skip_hf", action="store_true")
-    ap.add_argument("--interpreter_mode", default="kernel", choices=["original", "kernel"],
-                    help="the README's table was measured with kernel (one live kernel per trajectory)")
+                                                   "test_math500.reason_step.jsonl"))
+    ap.add_argument("--hint_mode", default="none")
+    ap.add_argument("--problems", type=int, default=16)
+    ap.add_argument("--n", type=int, default=4)
+    ap.add_argument("--max_func_call", type=int, default=6)
+    ap.add_argument("--max_tokens_per_call", type=int, default=256)
+    ap.add_argument("--skip_sim", action="store_true")
     args = ap.parse_args()
-
-    from transformers import AutoTokenizer
-
-    from cort.models import default_model_dir
-
-    model_dir = default_model_dir()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if args.engine == "vllm":
+        for key, value in dict(VLLM_CPU_KVCACHE_SPACE="2", VLLM_CPU_OMP_THREADS_BIND=f"0-{(os.cpu_count() or 1) - 1}",
+                               VLLM_CPU_NUM_OF_RESERVED_CPU="0", TOKENIZERS_PARALLELISM="false").items():
+            os.environ.setdefault(key, value)
     rows = []
-    cfg = dict(max_func_call=args.cells + 2, max_tokens_per_call=1024, max_model_len=8192, temperature=0.0,
-               interpreter_mode=args.interpreter_mode)
-    for slow in [float(x) for x in args.slow_seconds.split(",")]:
-        scripts = replay_scripts(args.trajectories, args.cells, seed=0, slow_seconds=slow)
-        results = {}
-        for overlap in (False, True):
-            factory = lambda s=scripts: ReplayEngine(tokenizer, s, args.seconds_per_call, args.seconds_per_token)  # noqa: E731
-            results[overlap] = run(factory, list(scripts), RolloutConfig(overlap=overlap, **cfg))
-        rows.append((f"replay, 8% of cells take {slow:g} s", results))
+    if not args.skip_sim:
+        from transformers import AutoTokenizer
 
-    if not args.skip_hf:
-        from infer.engines.hf import HFEngine
+        from cort.models import default_model_dir
 
-        engine = HFEngine(model_dir)
-        problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.hf_problems]
-        prompts = [render_prompt(tokenizer, p) for p in problems for _ in range(args.hf_n)]
-        hf_cfg = dict(max_func_call=3, max_tokens_per_call=96, max_model_len=8192, temperature=0.6, seed=0,
-                      interpreter_mode=args.interpreter_mode)
-        results = {ov: run(lambda: engine, prompts, RolloutConfig(overlap=ov, **hf_cfg)) for ov in (False, True)}
-        rows.append((f"hf engine, SmolLM2-135M, {args.hf_problems} AIME problems x {args.hf_n}", results))
-
-    print("\n| workload | mode | wall s | model tokens | tokens/s | code calls | speed-up |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for name, res in rows:
-        base_wall, base_tok, _ = res[False]
-        for overlap in (False, True):
-            wall, tok, calls = res[overlap]
-            mode = "cort overlapped loop" if overlap else "epoch-synchronous (original)"
-            speed = (tok / wall) / (base_tok / base_wall)
-            print(f"| {name} | {mode} | {wall:.2f} | {tok} | {tok / wall:.1f} | {calls} | {speed:.2f}x |")
-    print("\n(speed-up compares tokens/s, since sampled runs differ in length)")
+        rows += sim_rows(args, AutoTokenizer.from_pretrained(default_model_dir()))
+        print_table(rows)
+    if args.engine == "vllm":
+        rows += vllm_rows(args)
+        print_table(rows)
+    print(re.sub(r"\s+", " ", f"settings: {vars(args)}"))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from cort import protocol
 from cort.errors import UsageError
 from cort.executor.config import SANDBOX_MODES, ExecutorConfig
-from cort.rollout import INTERPRETER_MODES, RolloutConfig
+from cort.rollout import INTERPRETER_MODES, LOOP_MODES, RolloutConfig
 
 ENGINES = ("vllm", "hf")
 FUNC_CALL_MODES = ("jupyter", "python")
@@ -68,6 +68,11 @@ class ToolArguments:
                 "full traceback, as CoRT models were trained; kernel: run only the new cell in the trajectory's own "
                 "live Jupyter kernel (stdout, stderr, displayed values, short tracebacks)",
         "choices": list(INTERPRETER_MODES)})
+    loop: str = field(default="continuous", metadata={
+        "help": "scheduling only (trajectories are the same): continuous: each trajectory is its own engine request "
+                "and resumes the moment its cell returns (vllm; hf generates in batches); batch: ready trajectories "
+                "generate together; epoch: the original's rounds (all generate, then all cells run)",
+        "choices": list(LOOP_MODES)})
     sandbox: str = field(default="on", metadata={
         "help": "on: each trajectory's interpreter is confined (writes only in its scratch folder, no network, "
                 "no signals out, process cap, scrubbed environment; what the machine cannot do is logged once); "
@@ -78,6 +83,7 @@ class ToolArguments:
         require_choice(self, "stop_tokens_mode", protocol.STOP_TOKENS_MODES)
         require_choice(self, "func_call_mode", FUNC_CALL_MODES)
         require_choice(self, "interpreter_mode", INTERPRETER_MODES)
+        require_choice(self, "loop", LOOP_MODES)
         require_choice(self, "sandbox", SANDBOX_MODES)
 
 

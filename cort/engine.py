@@ -1,7 +1,10 @@
 """The small interface every generation engine implements (vLLM, transformers, ...).
 
 The tool loop (:mod:`cort.rollout`) only sees this interface. Engines live in
-``infer/engines``; trainers wrap their policy model in one.
+``infer/engines``; trainers wrap their policy model in one. An engine that also implements
+:class:`StreamingEngine` (vLLM's request-level API, the replay and simulator engines) lets the
+loop submit each trajectory as its own request and hand a continuation back the moment its
+cell returns, while the other requests keep generating.
 """
 
 from __future__ import annotations
@@ -52,3 +55,25 @@ class Engine(Protocol):
 
     def generate(self, prompts: list[list[int]], params: list[SamplingParams]) -> list[Generation]:
         """One generation per prompt, in order."""
+
+
+@runtime_checkable
+class StreamingEngine(Protocol):
+    """An engine whose scheduler takes requests one by one: they join and leave between steps."""
+
+    def add_request(self, request_id: str, prompt_ids: list[int], params: SamplingParams) -> None:
+        """Queue one request; it joins the running batch at a coming :meth:`step`."""
+
+    def step(self) -> list[tuple[str, Generation]]:
+        """Advance every running request by one scheduler step; the requests that ended, with their generation."""
+
+    def has_unfinished(self) -> bool:
+        """Whether any request is queued or running."""
+
+    def abort(self, request_ids: list[str]) -> None:
+        """Drop queued or running requests (a loop that stops early leaves nothing behind)."""
+
+
+def streams(engine: object) -> bool:
+    """True when ``engine`` implements :class:`StreamingEngine` (and says it can stream now)."""
+    return isinstance(engine, StreamingEngine) and getattr(engine, "can_stream", True)

@@ -15,16 +15,29 @@ block; the observation is what the program printed, or its full traceback.
 real cell (an inline backtick at a line end, a fence inside a string literal) continues the
 same round instead of using up a call.
 
-In both modes trajectories are not synchronised by rounds (while some trajectories' cells run,
-the others keep generating; ``overlap=False`` gives the original's epoch-synchronous rounds),
-and the record is token-exact: model tokens are the engine's own ids, interpreter tokens are
-marked, so trainers can mask them without re-tokenising.
+Scheduling (``loop``) changes when work happens, never what a trajectory contains (each
+generate call has its own seed, from the trajectory's index and position):
+
+- ``continuous`` (default): with a streaming engine (:class:`cort.engine.StreamingEngine`)
+  every trajectory is its own engine request; when one stops at a cell, the cell runs while
+  every other request keeps generating, and its continuation is submitted the moment the cell
+  returns. Engines that only generate in batches (``hf``) use ``batch``.
+- ``batch``: ready trajectories are generated together in one ``generate`` call; cells that
+  finish during it join the next call.
+- ``epoch``: the original's epoch-synchronous rounds: all generate, then all cells run, and
+  the round waits for the slowest.
+
+At most ``executor.config.max_kernels`` cells run at once (back-pressure); the others queue,
+and no generation waits on that queue. The record is token-exact: model tokens are the
+engine's own ids, interpreter tokens are marked, so trainers can mask them without
+re-tokenising.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import queue
 import time
 from collections import deque
 from collections.abc import Callable
@@ -33,12 +46,13 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from cort import original, protocol
-from cort.engine import Engine, Generation, SamplingParams
+from cort.engine import Engine, Generation, SamplingParams, streams
 from cort.executor import ExecutionResult, JupyterExecutor
 
 logger = logging.getLogger(__name__)
 MODEL, INTERPRETER = "model", "interpreter"
 INTERPRETER_MODES = ("original", "kernel")
+LOOP_MODES = ("continuous", "batch", "epoch")
 
 
 @dataclass
@@ -56,13 +70,15 @@ class RolloutConfig:
     top_p: float = 0.95
     seed: int | None = None
     max_false_stops: int = 32
-    max_batch: int = 0  # trajectories per generate call (0: all ready ones); FIFO, so early ones finish first
-    overlap: bool = True  # False: the original's epoch-synchronous rounds (all generate, then all execute)
-    gather_window: float = 0.1  # overlap: seconds to wait for quick cells before generating without them
+    max_batch: int = 0  # trajectories per generate call, or requests in the engine (continuous); 0: no cap
+    loop: str = "continuous"  # scheduling: continuous, batch or epoch (see the module docstring)
+    gather_window: float = 0.1  # batch: seconds to wait for quick cells before generating without them
 
     def __post_init__(self) -> None:
         if self.interpreter_mode not in INTERPRETER_MODES:
             raise ValueError(f"interpreter_mode must be one of {INTERPRETER_MODES}, got {self.interpreter_mode!r}")
+        if self.loop not in LOOP_MODES:
+            raise ValueError(f"loop must be one of {LOOP_MODES}, got {self.loop!r}")
 
     @property
     def stop(self) -> list[str]:
@@ -155,6 +171,7 @@ class _Loop:
         self.slots = executor.config.max_kernels
         self.active: set[int] = set()
         self.parked: deque[tuple[Trajectory, int, str]] = deque()
+        self.completed: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()  # finished cells, as they finish
         self.threads: cf.ThreadPoolExecutor | None = None
 
     def finish(self, traj: Trajectory, reason: str) -> None:
@@ -181,6 +198,7 @@ class _Loop:
             self.active.add(traj.index)
         future = self.threads.submit(self.execute, traj, code)
         self.running[future] = (traj, round_index, code)
+        future.add_done_callback(self.completed.put)
 
     def absorb(self, traj: Trajectory, gen: Generation) -> bool:
         """Add a generation to ``traj``; True when it should generate again right away."""
@@ -294,7 +312,15 @@ class _Loop:
         """Trajectories whose cells finished (``timeout=None``: wait for at least one)."""
         if not self.running:
             return []
-        done, _ = cf.wait(list(self.running), timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        try:
+            done = [self.completed.get(timeout=timeout) if timeout != 0 else self.completed.get_nowait()]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                done.append(self.completed.get_nowait())
+            except queue.Empty:
+                break
         ready = []
         for future in done:
             traj, round_index, code = self.running.pop(future)
@@ -329,30 +355,80 @@ def run_rollouts(
     trajs = [Trajectory(i, p, list(pi)) for i, (p, pi) in enumerate(zip(prompts, ids))]
     bar = tqdm(total=len(trajs), desc="trajectories", unit="traj") if progress else None
     loop = _Loop(engine, cfg, executor, on_finish, bar, on_cell)
+    mode = cfg.loop
+    if mode == "continuous" and not streams(engine):
+        logger.debug("%s cannot stream requests; the loop generates in batches", type(engine).__name__)
+        mode = "batch"
     try:
         with cf.ThreadPoolExecutor(max_workers=executor.config.max_kernels) as threads:
             loop.threads = threads
-            ready = list(trajs)
-            while ready or loop.running or loop.parked:
-                ready += loop.harvest_window(bool(ready)) if cfg.overlap else loop.harvest_all()
-                cut = cfg.max_batch or len(ready)
-                batch, ready, params = ready[:cut], ready[cut:], []
-                for traj in batch:
-                    p = _next_params(traj, cfg)
-                    if p is None:
-                        loop.finish(traj, "length")
-                    else:
-                        params.append((traj, p))
-                if not params:
-                    continue
-                gens = engine.generate([t.context_ids for t, _ in params], [p for _, p in params])
-                for (traj, _), gen in zip(params, gens):
-                    if loop.absorb(traj, gen):
-                        ready.append(traj)
+            if mode == "continuous":
+                _run_continuous(loop, engine, trajs)
+            else:
+                _run_batched(loop, engine, trajs, overlap=mode == "batch")
     finally:
         if bar is not None:
             bar.close()
         if own:
             executor.shutdown()
     return trajs
+
+
+def _run_batched(loop: _Loop, engine: Engine, trajs: list[Trajectory], overlap: bool) -> None:
+    """``batch`` and ``epoch`` scheduling: one ``generate`` call for the ready trajectories at a time."""
+    cfg = loop.cfg
+    ready = list(trajs)
+    while ready or loop.running or loop.parked:
+        ready += loop.harvest_window(bool(ready)) if overlap else loop.harvest_all()
+        cut = cfg.max_batch or len(ready)
+        batch, ready, params = ready[:cut], ready[cut:], []
+        for traj in batch:
+            p = _next_params(traj, cfg)
+            if p is None:
+                loop.finish(traj, "length")
+            else:
+                params.append((traj, p))
+        if not params:
+            continue
+        gens = engine.generate([t.context_ids for t, _ in params], [p for _, p in params])
+        for (traj, _), gen in zip(params, gens):
+            if loop.absorb(traj, gen):
+                ready.append(traj)
+
+
+def _run_continuous(loop: _Loop, engine, trajs: list[Trajectory]) -> None:
+    """``continuous`` scheduling: every trajectory is its own request of a streaming engine.
+
+    Between two engine steps, finished cells are collected without waiting and their
+    continuations submitted; the loop blocks only when no request is in the engine and every
+    remaining trajectory waits on a cell.
+    """
+    cfg = loop.cfg
+    ready: deque[Trajectory] = deque(trajs)
+    inflight: dict[str, Trajectory] = {}
+    # Requests beyond the engine's running batch would only queue inside it; holding them here lets a
+    # continuation (whose prefix is cached and whose kernel is held) go before trajectories not started.
+    capacity = cfg.max_batch or getattr(engine, "max_running", 0) or len(trajs)
+    try:
+        while ready or inflight or loop.running or loop.parked:
+            while ready and len(inflight) < capacity:
+                traj = ready.popleft()
+                p = _next_params(traj, cfg)
+                if p is None:
+                    loop.finish(traj, "length")
+                    continue
+                request_id = f"cort-{id(loop)}-{traj.index}-{len(traj.segments)}"
+                engine.add_request(request_id, traj.context_ids, p)
+                inflight[request_id] = traj
+            if inflight:
+                for request_id, gen in engine.step():
+                    traj = inflight.pop(request_id)
+                    if loop.absorb(traj, gen):
+                        ready.appendleft(traj)
+                ready.extendleft(loop.harvest(timeout=0))
+            else:
+                ready.extendleft(loop.harvest(timeout=None))
+    finally:
+        if inflight:  # interrupted: leave no request running in a shared engine
+            engine.abort(list(inflight))
 

@@ -92,15 +92,17 @@ def test_tokens_per_call_budget(tokenizer, executor):
     assert t.finish_reason == "length" and t.model_tokens == 16
 
 
-def test_slow_cell_does_not_block_other_trajectories(tokenizer, executor):
+@pytest.mark.parametrize("loop", ["continuous", "batch"])
+def test_slow_cell_does_not_block_other_trajectories(tokenizer, executor, loop):
     slow = "```python\nimport time\ntime.sleep(3)\nprint('slow')\n```\nSlow done."
     fast = "".join(f"```python\nprint({i})\n```\n" for i in range(3)) + "Fast done."
     engine = ReplayEngine(tokenizer, {P1: slow, P2: fast}, seconds_per_call=0.05)
     finished: list[tuple[str, float]] = []
     start = time.monotonic()
-    trajs = run_rollouts(engine, [P1, P2], _cfg(), executor=executor,
+    trajs = run_rollouts(engine, [P1, P2], _cfg(loop=loop), executor=executor,
                          on_finish=lambda t: finished.append((t.prompt, time.monotonic() - start)))
     assert [p for p, _ in finished] == [P2, P1]
+    assert (engine.steps > 0) == (loop == "continuous")  # continuous: the engine was driven step by step
     assert finished[0][1] < 2.5  # the fast one ended while the slow cell was still running
     assert trajs[1].code_calls == 3 and trajs[0].text.endswith("Slow done.")
 
@@ -111,7 +113,7 @@ def test_epoch_synchronous_mode_waits_for_every_cell(tokenizer, executor):
     engine = ReplayEngine(tokenizer, {P1: slow, P2: fast})
     finished: list[tuple[str, float]] = []
     start = time.monotonic()
-    run_rollouts(engine, [P1, P2], _cfg(overlap=False), executor=executor,
+    run_rollouts(engine, [P1, P2], _cfg(loop="epoch"), executor=executor,
                  on_finish=lambda t: finished.append((t.prompt, time.monotonic() - start)))
     assert all(t >= 2.0 for _, t in finished)  # round 2 of the fast one waited for the slow cell
     assert [k for k, _ in engine.calls[:2]] == [P1, P2] and len(engine.calls) == 5
@@ -141,13 +143,67 @@ def test_real_model_real_kernel_end_to_end(hf_engine, tokenizer, executor):
         assert all(lp <= 0 for s in model_segs for lp in s.logprobs)
 
 
-@pytest.mark.parametrize("overlap", [True, False])
-def test_more_trajectories_than_kernels_completes(tokenizer, overlap):
+@pytest.mark.parametrize("loop", ["continuous", "batch", "epoch"])
+def test_more_trajectories_than_kernels_completes(tokenizer, loop):
     from cort.executor import JupyterExecutor
 
     scripts = {f"<p{i}>\n": f"```python\nv = {i}\n```\n```python\nprint(v * 2)\n```\nEnd {i}." for i in range(7)}
     engine = ReplayEngine(tokenizer, scripts)
     with JupyterExecutor(timeout=10, max_kernels=2, warm_kernels=1) as ex:
-        trajs = run_rollouts(engine, list(scripts), _cfg(overlap=overlap), executor=ex)
+        trajs = run_rollouts(engine, list(scripts), _cfg(loop=loop), executor=ex)
     for i, t in enumerate(trajs):
         assert [o.text for o in protocol.find_outputs(t.text)] == ["", str(2 * i)] and t.finish_reason == "stop"
+
+
+def test_continuous_loop_does_not_wait_for_the_longest_generation(tokenizer, executor):
+    """A trajectory whose cell returns rejoins while a long generation is still running."""
+    long_text = "word " * 400 + "Long done."
+    short = "".join(f"```python\nprint({i})\n```\n" for i in range(4)) + "Short done."
+    finished = {}
+    for loop in ("continuous", "batch"):
+        engine = ReplayEngine(tokenizer, {P1: long_text, P2: short}, seconds_per_token=0.004)
+        ends = finished.setdefault(loop, {})
+        start = time.monotonic()
+        run_rollouts(engine, [P1, P2], _cfg(loop=loop), executor=executor,
+                     on_finish=lambda t, ends=ends, start=start: ends.update({t.prompt: time.monotonic() - start}))
+    long_seconds = finished["batch"][P1]
+    assert finished["batch"][P2] > long_seconds * 0.9  # each batch call waited for the long sequence
+    assert finished["continuous"][P2] < long_seconds * 0.6  # the short one finished its 4 cells meanwhile
+
+
+def _workload(n: int, seed: int) -> dict[str, str]:
+    """Uneven recorded trajectories: 0-4 cells each (some slow, some failing), prose of varying length."""
+    import random
+
+    rng = random.Random(seed)
+    scripts = {}
+    for i in range(n):
+        parts = []
+        for k in range(rng.randint(0, 4)):
+            code = rng.choice([f"print({i} * {k} + 1)", "import time\ntime.sleep(0.4)\nprint('slept')",
+                               "1 / 0", f"x = [j * j for j in range({i + 3})]\nprint(sum(x))"])
+            parts.append("step " * rng.randint(1, 60) + f"\n```python\n{code}\n```\n")
+        parts.append(f"So the answer is \\boxed{{{i}}}.")
+        scripts[f"<replayed problem {i}>\n"] = "".join(parts)
+    return scripts
+
+
+@pytest.mark.parametrize("mode", ["original", "kernel"])
+def test_continuous_and_epoch_synchronous_loops_give_identical_trajectories(tokenizer, mode):
+    """Scheduling only: the same replayed workload gives token-identical records and counters."""
+    from cort.executor import JupyterExecutor
+
+    scripts = _workload(10, seed=5)
+    records = {}
+    for loop in ("epoch", "batch", "continuous"):
+        engine = ReplayEngine(tokenizer, scripts, seconds_per_token=0.001)
+        cfg = _cfg(loop=loop, max_func_call=4, interpreter_mode=mode, temperature=0.6, seed=11)
+        with JupyterExecutor(timeout=10, max_kernels=3, warm_kernels=2) as ex:
+            trajs = run_rollouts(engine, list(scripts), cfg, executor=ex)
+        records[loop] = [([(s.role, s.text, s.token_ids) for s in t.segments], t.rounds, t.code_calls,
+                          t.code_errors, t.finish_reason) for t in trajs]
+        # the seed of every generate call is part of the record: the same per trajectory and round
+        records[loop + " seeds"] = sorted((key, p.seed, p.max_tokens, tuple(p.stop)) for key, p in engine.calls)
+    assert records["continuous"] == records["epoch"] == records["batch"]
+    assert records["continuous seeds"] == records["epoch seeds"]
+    assert sum(r[2] for r in records["epoch"]) >= 10  # the workload did run cells

