@@ -87,7 +87,7 @@ def test_streaming_interface_and_continuous_loop(tmp_path, model_dir):
     proc = subprocess.run([sys.executable, str(script), model_dir], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = json.loads(next(ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith('{"streams"')))
     assert report["streams"] and report["ids"] == ["a", "b"] and report["max_running"] > 0
     assert report["same"] == [True, True] and not report["left"]
     assert all(n >= 1 for n in report["calls"])  # the prompt opens a cell: every trajectory runs it
