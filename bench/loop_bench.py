@@ -32,7 +32,6 @@ import os
 import random
 import re
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -69,67 +68,38 @@ class _Config:
     max_kernels: int
 
 
-class SimulatedInterpreter:
-    """The executor surface the loop uses; a cell sleeps its drawn time and prints a line."""
+class DrawnCellTimes:
+    """The executor surface the loop uses, each cell taking a draw from the cell-time distribution.
 
-    def __init__(self, workload: str, timeout: float, max_cells: int, extra=None):
-        self.workload, self.timeout, self.extra = workload, timeout, extra
-        self.config = _Config(max_cells)
-        self.cell_time = 0.0
-        self._lock = threading.Lock()
+    With ``executor`` the cell then runs there for real (its output is the model's observation);
+    without, it only sleeps and prints a line (the simulator), at most ``max_cells`` at once.
+    """
 
-    def _run(self, code: str) -> ExecutionResult:
-        seconds = cell_seconds(code, self.workload, self.timeout)
-        with self._lock:
-            self.cell_time += seconds
+    def __init__(self, workload: str, timeout: float, executor=None, max_cells: int = 16):
+        self.workload, self.timeout, self.executor = workload, timeout, executor
+        self.config = executor.config if executor is not None else _Config(max_cells)
+
+    def _cell(self, key: str, run) -> ExecutionResult:
+        seconds = cell_seconds(key, self.workload, self.timeout)
         time.sleep(seconds)
+        if self.executor is not None:
+            return run()
         if seconds >= self.timeout:
             return ExecutionResult(error="TimeoutError: cell timed out", error_name="TimeoutError", timed_out=True)
         return ExecutionResult(output="42\n", stdout="42\n")
 
     def run(self, session: str, code: str, timeout: float) -> ExecutionResult:
-        return self._run(code)
+        return self._cell(session + code, lambda: self.executor.run(session, code, timeout))
 
     def run_stateless(self, code: str, timeout: float) -> ExecutionResult:
-        return self._run(code)
+        return self._cell(code, lambda: self.executor.run_stateless(code, timeout))
 
     def run_program(self, code: str, timeout: float) -> ExecutionResult:
-        return self._run(code)
+        return self._cell(code, lambda: self.executor.run_program(code, timeout))
 
     def close(self, session: str) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
-
-
-class DelayedInterpreter:
-    """A real executor whose every cell also sleeps a draw from the cell-time distribution."""
-
-    def __init__(self, executor, workload: str, timeout: float):
-        self.executor, self.workload, self.timeout = executor, workload, timeout
-        self.config = executor.config
-        self.cell_time = 0.0
-
-    def _delay(self, code: str) -> None:
-        seconds = cell_seconds(code, self.workload, self.timeout)
-        self.cell_time += seconds
-        time.sleep(seconds)
-
-    def run(self, session: str, code: str, timeout: float) -> ExecutionResult:
-        self._delay(session + code)
-        return self.executor.run(session, code, timeout)
-
-    def run_stateless(self, code: str, timeout: float) -> ExecutionResult:
-        self._delay(code)
-        return self.executor.run_stateless(code, timeout)
-
-    def run_program(self, code: str, timeout: float) -> ExecutionResult:
-        self._delay(code)
-        return self.executor.run_program(code, timeout)
-
-    def close(self, session: str) -> None:
-        self.executor.close(session)
+        if self.executor is not None:
+            self.executor.close(session)
 
 
 def sim_scripts(n: int, seed: int) -> dict[str, str]:
@@ -183,14 +153,14 @@ def sim_rows(args, tokenizer) -> list[tuple]:
         results = {}
         for loop in LOOPS:
             engine = ReplayEngine(tokenizer, scripts, **cost)
-            interp = SimulatedInterpreter(workload, args.timeout_s, args.max_cells)
+            interp = DrawnCellTimes(workload, args.timeout_s, max_cells=args.max_cells)
             wall, trajs = timed(run_rollouts, engine, list(scripts), RolloutConfig(loop=loop, **cfg),
                                 executor=interp)
             results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
         wall, tokens = timed(sim_floor, ReplayEngine(tokenizer, scripts, **cost), scripts)
         results["floor"] = (wall, tokens, 0)
         name = f"sim, {args.trajectories} trajectories, {workload} cells"
-        rows.append((name, results, interp.cell_time))
+        rows.append((name, results))
     return rows
 
 
@@ -219,7 +189,7 @@ def vllm_rows(args) -> list[tuple]:
         with JupyterExecutor(timeout=args.timeout_s, preload="import sympy") as ex:
             time.sleep(2.0)
             for loop in LOOPS:
-                interp = DelayedInterpreter(ex, workload, args.timeout_s)
+                interp = DrawnCellTimes(workload, args.timeout_s, executor=ex)
                 wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop=loop, **cfg), executor=interp)
                 results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
                 if loop == "continuous":
@@ -231,14 +201,14 @@ def vllm_rows(args) -> list[tuple]:
         results["floor"] = (wall, sum(len(o.outputs[0].token_ids) for o in outs), 0)
         name = f"vLLM-CPU, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
                f"{args.problems} problems x {args.n}, {workload} cells"
-        rows.append((name, results, None))
+        rows.append((name, results))
     return rows
 
 
 def print_table(rows) -> None:
     print("\n| workload | loop | wall s | model tokens | tokens/s | code calls | vs epoch-synchronous | vs floor |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for name, res, _ in rows:
+    for name, res in rows:
         base = res["epoch"][1] / res["epoch"][0]
         floor = res["floor"][1] / res["floor"][0]
         for loop in (*LOOPS, "floor"):

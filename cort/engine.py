@@ -75,5 +75,5 @@ class StreamingEngine(Protocol):
 
 
 def streams(engine: object) -> bool:
-    """True when ``engine`` implements :class:`StreamingEngine` (and says it can stream now)."""
-    return isinstance(engine, StreamingEngine) and getattr(engine, "can_stream", True)
+    """True when ``engine`` implements :class:`StreamingEngine`."""
+    return isinstance(engine, StreamingEngine)

@@ -296,10 +296,28 @@ def grade_sympy(given: str | None, truth: str | None) -> bool:
     return True
 
 
+def reference_answer(reference: str) -> str | None:
+    """The reference as DeepScaleR grades it: a boxed reference's content, else the reference itself."""
+    truth = str(reference)
+    return extract_answer(truth) if "\\boxed" in truth else truth
+
+
+def grade_answer(answer: str | None, truth: str | None, timeout: float | None = None) -> bool:
+    """Equal by either rule. With ``timeout`` the sympy rule runs in a grading worker under that
+    limit (:mod:`evaluation.deadline`, which holds off the main thread too); a timeout is not equal."""
+    if grade_mathd(answer, truth):
+        return True
+    if timeout is None:
+        return grade_sympy(answer, truth)
+    from evaluation import deadline
+
+    try:
+        return bool(deadline.call("deepscaler_sympy", answer, truth, timeout=timeout))
+    except (deadline.GraderTimeout, deadline.WorkerError):
+        return False
+
+
 def grade_response(response: str, reference: str) -> bool:
     """The original metrics' DeepScaleR decision for one response against the reference answer."""
-    truth = str(reference)
-    if "\\boxed" in truth:
-        truth = extract_answer(truth)
     answer = extract_answer(solution_after_thinking(response)) or ""
-    return grade_mathd(answer, truth) or grade_sympy(answer, truth)
+    return grade_answer(answer, reference_answer(reference))

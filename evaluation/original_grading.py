@@ -12,8 +12,7 @@ reported (``num_majority_unparsed``).
 
 from __future__ import annotations
 
-ABSENT = object()
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"  #: the row has no ``majority_answer``
+ABSENT = object()  #: the row has no ``majority_answer``
 
 
 def _dollars(text: str) -> str:
@@ -95,21 +94,13 @@ def rl_reward(text: str, ground_truth: str, code_penalty: float = 0.1, timeout: 
     The sympy rule runs in a grading worker under ``timeout`` (a timeout counts as not equal).
     """
     from cort.original import all_outputs_look_like_errors
-    from evaluation import deadline, deepscaler_grading
+    from evaluation import deepscaler_grading as ds
+    from evaluation.extract import THINK_CLOSE, THINK_OPEN
 
     penalty = -code_penalty if all_outputs_look_like_errors(text) else 0.0
     if THINK_OPEN not in text or THINK_CLOSE not in text:
         return penalty, False
-    answer = deepscaler_grading.extract_answer(text.split(THINK_CLOSE)[1])
-    truth = str(ground_truth)
-    if "\\boxed" in truth:
-        truth = deepscaler_grading.extract_answer(truth)
-    if answer is None or truth is None:
-        return penalty, False
-    correct = deepscaler_grading.grade_mathd(answer, truth)
-    if not correct:
-        try:
-            correct = bool(deadline.call("deepscaler_sympy", answer, truth, timeout=timeout))
-        except (deadline.GraderTimeout, deadline.WorkerError):
-            correct = False
+    answer = ds.extract_answer(ds.solution_after_thinking(text))
+    truth = ds.reference_answer(ground_truth)
+    correct = answer is not None and truth is not None and ds.grade_answer(answer, truth, timeout)
     return (1.0 if correct else 0.0) + penalty, correct

@@ -34,6 +34,7 @@ and B times in N tries (the paper keeps the ones solved exactly once).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -115,13 +116,20 @@ def make_rewards(script_args: GRPOScriptArguments, max_tokens: int, tokenizer=No
     def prompt_text(prompt) -> str:
         return prompt if isinstance(prompt, str) else render_prompt(tokenizer, prompt)
 
+    @functools.lru_cache(maxsize=1024)
+    def graded(prompt: str, text: str, gt: str) -> tuple[float, bool]:
+        """(reward by the rule before shaping, correct): once per completion, though two reward functions ask."""
+        if script_args.reward_rule == "original":
+            return rl_reward(prompt + text, gt, script_args.code_error_penalty)
+        correct = grade(text, gt)
+        return float(correct), correct
+
     def judge(prompt, completion, gt, calls: int, errors: int, n_tokens: int | None) -> tuple[float, bool]:
         text = _text(completion)
+        reward, correct = graded(prompt_text(prompt), text, str(gt))
         if script_args.reward_rule == "original":
-            reward, correct = rl_reward(prompt_text(prompt) + text, gt, script_args.code_error_penalty)
             return (reward if script_args.correctness_reward else reward - float(correct)), correct
-        correct = grade(text, gt)
-        reward = float(correct) if script_args.correctness_reward else 0.0
+        reward = reward if script_args.correctness_reward else 0.0
         if (calls > 0 and errors == calls) or (calls == 0 and script_args.penalize_no_code):
             reward -= script_args.code_error_penalty
         if script_args.length_penalty and n_tokens is not None:
@@ -231,8 +239,7 @@ def make_rollout_func(script_args: GRPOScriptArguments, tool: ToolArguments, exe
 def freeze_below(model, trainable_layers: int) -> None:
     """Leave only the top ``trainable_layers`` transformer blocks (and the final norm) trainable."""
     blocks = getattr(getattr(model, "model", None), "layers", None)
-    if blocks is None:
-        raise ValueError(f"--trainable_layers: {type(model).__name__} has no model.layers to choose from")
+    require("trainable_layers", blocks is not None, f"{type(model).__name__} has no model.layers to choose from")
     require("trainable_layers", trainable_layers <= len(blocks),
             f"the model has {len(blocks)} transformer blocks, got {trainable_layers}")
     for param in model.parameters():
