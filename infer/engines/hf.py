@@ -1,8 +1,9 @@
-"""Hugging Face transformers engine: batched ``generate`` with left padding and stop strings.
+"""Hugging Face transformers engine: batched decoding with left padding and stop strings.
 
-Runs on CPU (float32) or GPU (bfloat16). Per-token log-probabilities come from the model's
-raw distribution (before temperature and top-p), recorded step by step by a logits
-processor, so memory stays at one ``batch x vocab`` row set whatever the length.
+Runs on CPU (float32) or GPU (bfloat16). The decoding loop is the engine's own (the model's
+forward with a ``DynamicCache``): rows leave the batch when they end, and each row samples
+from its own seeded generator. Per-token log-probabilities come from the model's raw
+distribution (before temperature and top-p), one ``batch x vocab`` row set per step.
 """
 
 from __future__ import annotations
@@ -10,29 +11,35 @@ from __future__ import annotations
 from collections import defaultdict
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from cort.engine import Generation, SamplingParams
 
 
-class _LogprobRecorder(LogitsProcessor):
-    """Records log p(token) of each sampled token under the unwarped distribution."""
+def _sample(logits: torch.Tensor, temperature: float, top_p: float,
+            generators: list[torch.Generator], candidates: int = 1024) -> torch.Tensor:
+    """One token per row: greedy at temperature 0, else temperature then nucleus (top-p) sampling,
+    each row drawing from its own generator.
 
-    def __init__(self) -> None:
-        self.previous: torch.Tensor | None = None
-        self.steps: list[torch.Tensor] = []
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self.previous is not None:
-            self.steps.append(self.previous.gather(1, input_ids[:, -1:]).squeeze(1))
-        self.previous = torch.log_softmax(scores.float(), dim=-1)
-        return scores
-
-    def finish(self, sequences: torch.LongTensor) -> torch.Tensor:
-        """(batch, generated) log-probs, given the final sequences."""
-        if self.previous is not None:
-            self.steps.append(self.previous.gather(1, sequences[:, -1:]).squeeze(1))
-        return torch.stack(self.steps, dim=1) if self.steps else torch.zeros(sequences.shape[0], 0)
+    The nucleus is the smallest set of most likely tokens whose probability reaches ``top_p``
+    (``transformers``' rule: a token stays while the mass ranked above it is below ``top_p``).
+    It is searched among the ``candidates`` most likely tokens, and over the whole vocabulary
+    only for a batch whose nucleus is wider than that.
+    """
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = (logits / temperature).softmax(dim=-1)
+    if top_p >= 1.0:
+        return torch.cat([torch.multinomial(probs[b], 1, generator=g) for b, g in enumerate(generators)])
+    k = min(candidates, probs.shape[-1])
+    top, index = probs.topk(k, dim=-1)
+    if k < probs.shape[-1] and bool((top.sum(dim=-1) < top_p).any()):
+        top, index = probs.sort(dim=-1, descending=True)
+    above = top.cumsum(dim=-1) - top  # mass ranked above each token
+    top = top.masked_fill(above >= top_p, 0.0)
+    top[:, 0] = torch.where(top[:, 0] > 0, top[:, 0], 1.0)  # the most likely token always stays
+    picks = torch.cat([torch.multinomial(top[b], 1, generator=g) for b, g in enumerate(generators)])
+    return index.gather(1, picks[:, None]).squeeze(1)
 
 
 class HFEngine:
@@ -82,27 +89,58 @@ class HFEngine:
 
     @torch.no_grad()
     def _generate_batch(self, prompts: list[list[int]], params: list[SamplingParams]) -> list[Generation]:
+        """Decode one batch step by step; a row leaves the batch the moment it ends.
+
+        Every row samples from its own ``torch.Generator`` seeded with its call's seed, so a
+        row's tokens do not depend on which other rows share the batch; rows that hit the end
+        of sequence, a stop string or their own token budget are dropped from the KV cache, so
+        the batch costs as many steps as its rows need, not its longest row for all of them.
+        """
         first = params[0]
         width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
-        if first.seed is not None:
-            torch.manual_seed(first.seed)
-        recorder = _LogprobRecorder()
-        sample = first.temperature > 0
-        out = self.model.generate(
-            input_ids=input_ids, attention_mask=attention,
-            max_new_tokens=max(p.max_tokens for p in params),
-            do_sample=sample, temperature=first.temperature if sample else None,
-            top_p=first.top_p if sample else None, top_k=None if sample else None,
-            stop_strings=list(first.stop) or None, tokenizer=self.tokenizer,
-            logits_processor=LogitsProcessorList([recorder]), pad_token_id=pad,
-        )
-        logprobs = recorder.finish(out).cpu()
-        generated = out[:, width:].cpu()
-        return [self._finish_row(generated[r].tolist(), logprobs[r].tolist(), params[r])
-                for r in range(len(prompts))]
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        generators = [self._generator(p.seed) for p in params]
+        tail = max((len(s) for s in first.stop), default=0) + 2  # tokens that can hold a stop string
+        out_ids: list[list[int]] = [[] for _ in prompts]
+        out_logprobs: list[list[float]] = [[] for _ in prompts]
+        alive = list(range(len(prompts)))  # original row of each batch row
+        cache = DynamicCache(config=self.model.config)
+        step_ids, step_positions = ids, positions
+        while True:
+            logits = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_positions,
+                                past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1, :].float()
+            tokens = _sample(logits, first.temperature, first.top_p, [generators[r] for r in alive])
+            logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None]).squeeze(1).tolist()
+            keep = []
+            for b, (r, tok) in enumerate(zip(alive, tokens.tolist())):
+                out_ids[r].append(tok)
+                out_logprobs[r].append(logprobs[b])
+                ended = tok in self.eos_ids or len(out_ids[r]) >= params[r].max_tokens
+                if not ended and first.stop:
+                    text = self.decode(out_ids[r][-tail:])
+                    ended = any(s in text for s in first.stop)
+                if not ended:
+                    keep.append(b)
+            if not keep:
+                break
+            last = step_positions[:, -1:]
+            if len(keep) < len(alive):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, tokens, last = mask[index], tokens[index], last[index]
+                alive = [alive[b] for b in keep]
+            mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
+            step_ids, step_positions = tokens[:, None], last + 1
+        return [self._finish_row(out_ids[r], out_logprobs[r], params[r]) for r in range(len(prompts))]
+
+    def _generator(self, seed: int | None) -> torch.Generator:
+        """A row's own random stream: its call's seed, else a draw from torch's global generator."""
+        if seed is None:
+            seed = int(torch.randint(0, 2 ** 62, (1,)).item())
+        return torch.Generator(device=self.device).manual_seed(seed)
 
     def _finish_row(self, ids: list[int], logprobs: list[float], p: SamplingParams) -> Generation:
         """Cut one row at its end of sequence, first stop string or token budget."""
