@@ -17,7 +17,10 @@ waiting: each trajectory as one request of its total model tokens.
 2. ``vllm`` (``--engine vllm``, in the vLLM environment of the README): the real engine with a
    real model (``--model``, default the bundled SmolLM2 folder) on real prompts and real
    kernels; each cell also sleeps a draw from the same cell-time distribution (the small model's
-   cells are all quick), so the workload is heavy-tailed in cell time as in the sim.
+   cells are all quick), so the workload is heavy-tailed in cell time as in the sim. With
+   ``--engine_cpus``/``--cell_cpus`` the engine's threads and the cells (with the loop's own
+   process) run on disjoint cores, as on a GPU machine, where the cells use host CPUs that
+   generation does not need.
 
     python bench/loop_bench.py                                   # sim rows
     .venv-vllm/bin/python bench/loop_bench.py --engine vllm      # + vLLM-CPU rows
@@ -164,6 +167,24 @@ def sim_rows(args, tokenizer) -> list[tuple]:
     return rows
 
 
+def parse_cpus(spec: str) -> set[int]:
+    """CPU ids of a list such as ``0`` or ``1-3,5``."""
+    cpus: set[int] = set()
+    for part in filter(None, spec.split(",")):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def pin_process(cpus: set[int]) -> None:
+    """Move every thread of this process (and so what it starts later) onto ``cpus``."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:  # a thread that ended meanwhile
+            pass
+
+
 def vllm_rows(args) -> list[tuple]:
     """The four rows with vLLM on real prompts, a real model and real kernels (plus drawn cell delays)."""
     from vllm import SamplingParams as VSP
@@ -183,10 +204,15 @@ def vllm_rows(args) -> list[tuple]:
     cfg = dict(max_func_call=args.max_func_call, max_tokens_per_call=args.max_tokens_per_call, max_model_len=4096,
                temperature=0.6, top_p=0.95, seed=0, func_call_timeout=args.timeout_s)
     engine.generate([engine.encode(prompts[0])], [SamplingParams(max_tokens=8)])  # warm-up
+    if args.cell_cpus:  # the engine core process keeps its cores; the loop, its kernels and cells move
+        pin_process(parse_cpus(args.cell_cpus))
     rows = []
     for workload in args.workloads.split(","):
         results, lengths = {}, None
-        with JupyterExecutor(timeout=args.timeout_s, preload="import sympy") as ex:
+        # every trajectory may hold its kernel session at once (the default capacity, 4 per core, would
+        # queue the sessions of a 2-core machine behind each other: a capacity limit, not the loop's)
+        with JupyterExecutor(timeout=args.timeout_s, preload="import sympy",
+                             max_kernels=args.max_kernels or len(prompts)) as ex:
             time.sleep(2.0)
             for loop in LOOPS:
                 interp = DrawnCellTimes(workload, args.timeout_s, executor=ex)
@@ -200,7 +226,9 @@ def vllm_rows(args) -> list[tuple]:
                            use_tqdm=False)
         results["floor"] = (wall, sum(len(o.outputs[0].token_ids) for o in outs), 0)
         name = f"vLLM-CPU, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
-               f"{args.problems} problems x {args.n}, {workload} cells"
+               f"{args.problems} problems x {args.n}, {workload} cells ({args.timeout_s:g} s timeout band)"
+        if args.cell_cpus:
+            name += f", engine on CPU {args.engine_cpus}, cells on CPU {args.cell_cpus}"
         rows.append((name, results))
     return rows
 
@@ -242,9 +270,18 @@ def main() -> None:
     ap.add_argument("--max_func_call", type=int, default=6)
     ap.add_argument("--max_tokens_per_call", type=int, default=256)
     ap.add_argument("--skip_sim", action="store_true")
+    ap.add_argument("--engine_cpus", default="", help="vllm: cores for vLLM's threads, e.g. 0 (default: all)")
+    ap.add_argument("--cell_cpus", default="", help="vllm: cores for the loop and its kernels, e.g. 1 (default: all)")
+    ap.add_argument("--max_kernels", type=int, default=0,
+                    help="vllm: live kernel sessions at once (default: one per trajectory)")
     args = ap.parse_args()
+    if bool(args.engine_cpus) != bool(args.cell_cpus):
+        ap.error("--engine_cpus and --cell_cpus go together")
+    if args.engine_cpus and parse_cpus(args.engine_cpus) & parse_cpus(args.cell_cpus):
+        ap.error("--engine_cpus and --cell_cpus must not share a core")
     if args.engine == "vllm":
-        for key, value in dict(VLLM_CPU_KVCACHE_SPACE="2", VLLM_CPU_OMP_THREADS_BIND=f"0-{(os.cpu_count() or 1) - 1}",
+        bind = args.engine_cpus or f"0-{(os.cpu_count() or 1) - 1}"
+        for key, value in dict(VLLM_CPU_KVCACHE_SPACE="2", VLLM_CPU_OMP_THREADS_BIND=bind,
                                VLLM_CPU_NUM_OF_RESERVED_CPU="0", TOKENIZERS_PARALLELISM="false").items():
             os.environ.setdefault(key, value)
     rows = []

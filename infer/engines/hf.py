@@ -43,7 +43,7 @@ def _sample(logits: torch.Tensor, temperature: float, top_p: float,
 
 
 class HFEngine:
-    """:class:`cort.engine.Engine` over ``transformers`` ``generate``."""
+    """:class:`cort.engine.Engine` over a ``transformers`` causal LM, decoded by its own batched loop."""
 
     def __init__(self, model_name_or_path: str | None = None, device: str | None = None,
                  dtype: torch.dtype | None = None, batch_size: int = 16, model=None, tokenizer=None):

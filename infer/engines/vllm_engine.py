@@ -38,6 +38,12 @@ class VLLMEngine:
             # bfloat16 falls back to plain torch matmuls on CPUs without bf16 units (10-70x slower)
             kwargs.setdefault("dtype", "float32")
             kwargs.setdefault("max_num_batched_tokens", max(max_model_len or 0, 32768))
+            if tensor_parallel_size == 1:
+                # one process: vLLM's engine-core and worker processes each spin a whole core while they wait
+                # on each other, which a small CPU machine needs for generation and cells (floor of
+                # bench/loop_bench.py's vLLM rows: 51.8 s -> 43.3 s on 2 cores)
+                os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+                kwargs.setdefault("distributed_executor_backend", "uni")
         else:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.llm = LLM(**kwargs)
