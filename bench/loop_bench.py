@@ -18,9 +18,12 @@ waiting: each trajectory as one request of its total model tokens.
    real model (``--model``, default the bundled SmolLM2 folder) on real prompts and real
    kernels; each cell also sleeps a draw from the same cell-time distribution (the small model's
    cells are all quick), so the workload is heavy-tailed in cell time as in the sim. With
-   ``--engine_cpus``/``--cell_cpus`` the engine's threads and the cells (with the loop's own
-   process) run on disjoint cores, as on a GPU machine, where the cells use host CPUs that
-   generation does not need.
+   ``--engine_cpus``/``--cell_cpus`` vLLM's threads and the kernels run on disjoint cores, as on
+   a GPU machine, where cells use host CPUs that generation does not need (on a shared core a
+   cell that computes for seconds slows every decoding step it overlaps ~15x, which penalises
+   exactly the loops that generate while cells run). ``--max_running`` below the number of
+   trajectories gives the engine a queue, the regime of real runs (thousands of trajectories,
+   a few hundred running).
 
     python bench/loop_bench.py                                   # sim rows
     .venv-vllm/bin/python bench/loop_bench.py --engine vllm      # + vLLM-CPU rows
@@ -45,7 +48,8 @@ from cort.rollout import RolloutConfig, run_rollouts
 
 LOOPS = ("epoch", "batch", "continuous")
 NAMES = {"epoch": "epoch-synchronous (original)", "batch": "batch loop (previous default)",
-         "continuous": "continuous loop (default)", "floor": "floor: same tokens, no cells, no waiting"}
+         "continuous": "continuous loop (default)", "floor": "floor: same tokens, no cells, no waiting",
+         "zero_cells": "floor with the tool's requests: cells return at once"}
 # (share, low seconds, high seconds): log-uniform within each band. Quick cells as measured on a warm
 # kernel (tens of ms); a slow band (a sympy solve, a loop); the timeout band at --timeout_s.
 CELL_TIMES = {"quick": [(1.0, 0.005, 0.04)],
@@ -78,11 +82,15 @@ class DrawnCellTimes:
     without, it only sleeps and prints a line (the simulator), at most ``max_cells`` at once.
     """
 
-    def __init__(self, workload: str, timeout: float, executor=None, max_cells: int = 16):
-        self.workload, self.timeout, self.executor = workload, timeout, executor
+    def __init__(self, workload: str, timeout: float, executor=None, max_cells: int = 16,
+                 cpus: set[int] | None = None):
+        self.workload, self.timeout, self.executor, self.cpus = workload, timeout, executor, cpus
         self.config = executor.config if executor is not None else _Config(max_cells)
+        self.programs: dict[str, ExecutionResult] = {}  # what each program returned (for RecordedCells)
 
     def _cell(self, key: str, run) -> ExecutionResult:
+        if self.cpus:  # this worker thread's side of the cell (messages to the kernel) off the engine's cores
+            os.sched_setaffinity(0, self.cpus)
         seconds = cell_seconds(key, self.workload, self.timeout)
         time.sleep(seconds)
         if self.executor is not None:
@@ -98,11 +106,33 @@ class DrawnCellTimes:
         return self._cell(code, lambda: self.executor.run_stateless(code, timeout))
 
     def run_program(self, code: str, timeout: float) -> ExecutionResult:
-        return self._cell(code, lambda: self.executor.run_program(code, timeout))
+        result = self._cell(code, lambda: self.executor.run_program(code, timeout))
+        self.programs[code] = result
+        return result
 
     def close(self, session: str) -> None:
         if self.executor is not None:
             self.executor.close(session)
+
+
+class RecordedCells:
+    """Cells that return at once what an earlier run's cells returned (keyed by the program's text).
+
+    The "zero cell time" floor: the same requests as the tool loop (every continuation and its
+    interpreter tokens), with no time spent in cells. A program not seen before runs for real.
+    """
+
+    def __init__(self, recorded: dict[str, ExecutionResult], executor):
+        self.recorded, self.executor, self.config, self.misses = recorded, executor, executor.config, 0
+
+    def run_program(self, code: str, timeout: float) -> ExecutionResult:
+        if code in self.recorded:
+            return self.recorded[code]
+        self.misses += 1
+        return self.executor.run_program(code, timeout)
+
+    def close(self, session: str) -> None:
+        self.executor.close(session)
 
 
 def sim_scripts(n: int, seed: int) -> dict[str, str]:
@@ -181,13 +211,34 @@ def parse_cpus(spec: str) -> set[int]:
     return cpus
 
 
-def pin_process(cpus: set[int]) -> None:
-    """Move every thread of this process (and so what it starts later) onto ``cpus``."""
-    for tid in os.listdir("/proc/self/task"):
+def pin_tree(root: int, cpus: set[int]) -> int:
+    """Move every thread of process ``root`` and of its descendants onto ``cpus``; processes pinned.
+
+    Used on the executor's kernel template: the kernels it forks later inherit its CPUs.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):  # a process that ended meanwhile
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    todo, pinned = [root], 0
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
         try:
-            os.sched_setaffinity(int(tid), cpus)
-        except ProcessLookupError:  # a thread that ended meanwhile
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    os.sched_setaffinity(int(tid), cpus)
+                except ProcessLookupError:  # a thread that ended meanwhile
+                    pass
+            pinned += 1
+        except FileNotFoundError:  # a process that ended meanwhile
             pass
+    return pinned
 
 
 def vllm_rows(args) -> list[tuple]:
@@ -203,14 +254,12 @@ def vllm_rows(args) -> list[tuple]:
     from infer.engines.vllm_engine import VLLMEngine
 
     engine = VLLMEngine(args.model or default_model_dir(), max_model_len=4096, seed=0,
-                        max_num_seqs=args.max_running)
+                        max_num_seqs=args.max_running, **({"block_size": args.block_size} if args.block_size else {}))
     problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.problems]
     prompts = [render_prompt(engine.tokenizer, p, args.hint_mode) for p in problems for _ in range(args.n)]
     cfg = dict(max_func_call=args.max_func_call, max_tokens_per_call=args.max_tokens_per_call, max_model_len=4096,
                temperature=0.6, top_p=0.95, seed=0, func_call_timeout=args.timeout_s)
     engine.generate([engine.encode(prompts[0])], [SamplingParams(max_tokens=8)])  # warm-up
-    if args.cell_cpus:  # the engine core process keeps its cores; the loop, its kernels and cells move
-        pin_process(parse_cpus(args.cell_cpus))
     rows = []
     for workload in args.workloads.split(","):
         results, lengths = {}, None
@@ -218,20 +267,38 @@ def vllm_rows(args) -> list[tuple]:
         # queue the sessions of a 2-core machine behind each other: a capacity limit, not the loop's)
         with JupyterExecutor(timeout=args.timeout_s, preload="import sympy",
                              max_kernels=args.max_kernels or len(prompts)) as ex:
+            ex.run_program("pass")  # the kernel template is up
+            if args.cell_cpus:  # vLLM (in this process) keeps --engine_cpus; the template and its kernels move
+                pinned = pin_tree(ex.pool.zygote.pid, parse_cpus(args.cell_cpus))
+                print(f"kernel template and {pinned - 1} kernels on CPU {args.cell_cpus}", file=sys.stderr)
             time.sleep(2.0)
             for loop in LOOPS:
-                interp = DrawnCellTimes(workload, args.timeout_s, executor=ex)
+                interp = DrawnCellTimes(workload, args.timeout_s, executor=ex,
+                                        cpus=parse_cpus(args.cell_cpus) if args.cell_cpus else None)
+                engine.llm.reset_prefix_cache()  # every row starts cold (the KV cache holds a whole run)
                 wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop=loop, **cfg), executor=interp)
                 results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
+                print(f"{workload} {loop}: {wall:.1f} s, {results[loop][1]} tokens, {results[loop][2]} cells",
+                      file=sys.stderr, flush=True)
                 if loop == "continuous":
                     lengths = [(t.prompt_ids, t.model_tokens) for t in trajs]
+                    recorded = interp.programs
+            replay = RecordedCells(recorded, ex)
+            engine.llm.reset_prefix_cache()
+            wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop="continuous", **cfg),
+                                executor=replay)
+            results["zero_cells"] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
+            print(f"{workload} zero-time cells: {wall:.1f} s, {results['zero_cells'][1]} tokens, "
+                  f"{replay.misses} programs not recorded", file=sys.stderr, flush=True)
+        engine.llm.reset_prefix_cache()
         params = [VSP(n=1, temperature=0.6, top_p=0.95, seed=i, min_tokens=n, max_tokens=n, ignore_eos=True)
                   for i, (_, n) in enumerate(lengths)]
         wall, outs = timed(engine.llm.generate, [TokensPrompt(prompt_token_ids=p) for p, _ in lengths], params,
                            use_tqdm=False)
         results["floor"] = (wall, sum(len(o.outputs[0].token_ids) for o in outs), 0)
         name = f"vLLM-CPU, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
-               f"{args.problems} problems x {args.n}, {workload} cells ({args.timeout_s:g} s timeout band)"
+               f"{args.problems} problems x {args.n}, {args.max_running} running, {workload} cells " \
+               f"({args.timeout_s:g} s timeout band)"
         if args.cell_cpus:
             name += f", engine on CPU {args.engine_cpus}, cells on CPU {args.cell_cpus}"
         rows.append((name, results))
@@ -244,12 +311,15 @@ def print_table(rows) -> None:
     for name, res in rows:
         base = res["epoch"][1] / res["epoch"][0]
         floor = res["floor"][1] / res["floor"][0]
-        for loop in (*LOOPS, "floor"):
+        for loop in (*LOOPS, "floor", "zero_cells"):
+            if loop not in res:
+                continue
             wall, tok, calls = res[loop]
             rate = tok / wall
             print(f"| {name} | {NAMES[loop]} | {wall:.1f} | {tok} | {rate:.0f} | {calls} | {rate / base:.2f}x "
                   f"| {rate / floor:.2f} |")
-    print("\n(ratios compare tokens/s; 'vs floor' 1.00 means as fast as generating the same tokens with no tool)")
+    print("\n(ratios compare tokens/s; 'vs floor' 1.00 means as fast as generating the same tokens with no tool;"
+          " the zero-time-cells row also prefills every interpreter output and continuation, as any loop must)")
 
 
 def check_args(ap: argparse.ArgumentParser, args) -> None:
@@ -257,8 +327,8 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
     for name in ("trajectories", "problems", "n", "max_running", "max_cells", "max_func_call", "max_tokens_per_call"):
         if getattr(args, name) < 1:
             ap.error(f"--{name}: must be at least 1, got {getattr(args, name)}")
-    if args.timeout_s <= 0 or args.max_kernels < 0:
-        ap.error("--timeout_s must be > 0 and --max_kernels >= 0")
+    if args.timeout_s <= 0 or args.max_kernels < 0 or args.block_size < 0:
+        ap.error("--timeout_s must be > 0, --max_kernels and --block_size >= 0")
     unknown = set(args.workloads.split(",")) - set(CELL_TIMES)
     if unknown:
         ap.error(f"--workloads: unknown {sorted(unknown)}; choose from {sorted(CELL_TIMES)}")
@@ -300,6 +370,8 @@ def main() -> None:
     ap.add_argument("--skip_sim", action="store_true")
     ap.add_argument("--engine_cpus", default="", help="vllm: cores for vLLM's threads, e.g. 0 (default: all)")
     ap.add_argument("--cell_cpus", default="", help="vllm: cores for the loop and its kernels, e.g. 1 (default: all)")
+    ap.add_argument("--block_size", type=int, default=0,
+                    help="vllm: KV-cache block size (default: VLLMEngine's; prefix caching reuses whole blocks only)")
     ap.add_argument("--max_kernels", type=int, default=0,
                     help="vllm: live kernel sessions at once (default: one per trajectory)")
     args = ap.parse_args()

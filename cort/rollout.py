@@ -173,9 +173,11 @@ class _Loop:
         self.parked: deque[tuple[Trajectory, int, str]] = deque()
         self.completed: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()  # finished cells, as they finish
         self.threads: cf.ThreadPoolExecutor | None = None
+        self.finished = 0  # trajectories ended so far
 
     def finish(self, traj: Trajectory, reason: str) -> None:
         traj.finish_reason = reason
+        self.finished += 1
         if traj.index in self.active:
             self.active.discard(traj.index)
             try:
@@ -401,18 +403,29 @@ def _run_continuous(loop: _Loop, engine, trajs: list[Trajectory]) -> None:
 
     Between two engine steps, finished cells are collected without waiting and their
     continuations submitted; the loop blocks only when no request is in the engine and every
-    remaining trajectory waits on a cell.
+    remaining trajectory waits on a cell. Trajectories not yet started go first while fewer than
+    ``8 x`` the engine's running batch are under way: a trajectory's slow cell then overlaps the
+    others' generation instead of turning up at the end with nothing left to overlap (continuations
+    first made the last-started trajectories' cells the run's tail); beyond that window,
+    continuations go first, so memory and kernel sessions stay bounded on long runs.
     """
     cfg = loop.cfg
-    ready: deque[Trajectory] = deque(trajs)
+    fresh: deque[Trajectory] = deque(trajs)
+    resumed: deque[Trajectory] = deque()
     inflight: dict[str, Trajectory] = {}
-    # Requests beyond the engine's running batch would only queue inside it; holding them here lets a
-    # continuation (whose prefix is cached and whose kernel is held) go before trajectories not started.
+    # Requests beyond the engine's running batch would only queue inside it; holding them here lets the
+    # loop choose who goes next.
     capacity = cfg.max_batch or getattr(engine, "max_running", 0) or len(trajs)
+    window = 8 * capacity
+    started = 0  # trajectories taken from ``fresh``
     try:
-        while ready or inflight or loop.running or loop.parked:
-            while ready and len(inflight) < capacity:
-                traj = ready.popleft()
+        while fresh or resumed or inflight or loop.running or loop.parked:
+            while (fresh or resumed) and len(inflight) < capacity:
+                if fresh and (not resumed or started - loop.finished < window):
+                    traj = fresh.popleft()
+                    started += 1
+                else:
+                    traj = resumed.popleft()
                 p = _next_params(traj, cfg)
                 if p is None:
                     loop.finish(traj, "length")
@@ -424,10 +437,10 @@ def _run_continuous(loop: _Loop, engine, trajs: list[Trajectory]) -> None:
                 for request_id, gen in engine.step():
                     traj = inflight.pop(request_id)
                     if loop.absorb(traj, gen):
-                        ready.appendleft(traj)
-                ready.extendleft(loop.harvest(timeout=0))
+                        resumed.append(traj)
+                resumed.extend(loop.harvest(timeout=0))
             else:
-                ready.extendleft(loop.harvest(timeout=None))
+                resumed.extend(loop.harvest(timeout=None))
     finally:
         if inflight:  # interrupted: leave no request running in a shared engine
             engine.abort(list(inflight))

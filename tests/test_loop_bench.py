@@ -40,3 +40,54 @@ def test_small_sim_rows_generate_the_same_tokens_in_every_loop():
     assert len(tokens) == 1 and tokens.pop() > 0
     assert [int(r[6]) for r in rows[:3]] == [int(rows[0][6])] * 3 and int(rows[3][6]) == 0
     assert rows[0][7].strip() == "1.00x" and rows[3][8].strip() == "1.00"  # ratios against epoch and floor
+
+
+def _bench_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("loop_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["loop_bench"] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pin_tree_moves_a_process_and_its_children():
+    bench = _bench_module()
+    cpus = sorted(os.sched_getaffinity(0))
+    child_code = ("import subprocess, sys, time; "
+                  "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+                  "print('up', flush=True); time.sleep(30)")
+    parent = subprocess.Popen([sys.executable, "-c", child_code], stdout=subprocess.PIPE, text=True)
+    kids: list[int] = []
+    try:
+        assert parent.stdout.readline().strip() == "up"
+        kids += [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == parent.pid]
+        assert len(kids) == 1
+        assert bench.pin_tree(parent.pid, {cpus[-1]}) == 2
+        for pid in (parent.pid, kids[0]):
+            assert os.sched_getaffinity(pid) == {cpus[-1]}
+        assert bench.pin_tree(2 ** 22 + 7, {cpus[0]}) == 0  # a process that is gone: nothing, no error
+    finally:
+        for pid in kids:
+            os.kill(pid, 9)
+        parent.kill()
+        parent.wait()
+
+
+def _ppid(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return -1
+
+
+def test_recorded_cells_replay_without_running_and_count_misses(executor):
+    bench = _bench_module()
+    drawn = bench.DrawnCellTimes("quick", 5.0, executor=executor)
+    first = drawn.run_program("print(6 * 7)", 5.0)
+    assert first.output.strip() == "42" and set(drawn.programs) == {"print(6 * 7)"}
+    replay = bench.RecordedCells(drawn.programs, executor)
+    assert replay.run_program("print(6 * 7)", 5.0) is first and replay.misses == 0
+    assert replay.run_program("print(1 + 1)", 5.0).output.strip() == "2" and replay.misses == 1

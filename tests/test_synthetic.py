@@ -71,3 +71,49 @@ def test_synthetic_keeps_earlier_files_and_build_sft_bad_input(tmp_path, capsys)
     assert "missing.jsonl: input file not found" in capsys.readouterr().err
     assert build_sft(["--input", src, "--output", str(tmp_path / "o.jsonl"), "--reexecute", "off"]) == 0
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 2
+
+
+def test_chains_need_one_cell_per_step(executor):
+    from data.synthetic import make_problem, parse_steps
+
+    assert parse_steps("1") == (1, 1) and parse_steps("3") == (3, 3) and parse_steps(" 2-4 ") == (2, 4)
+    assert all(parse_steps(s) is None for s in ("0", "1-3", "4-2", "2-7", "x", "2-", ""))
+    splits = generate(12, 2, 3, seed=5, steps=(2, 4))
+    assert {p["kind"] for p in splits["train"]} == {"chain2", "chain3", "chain4"}
+    # the default (single-step) problems do not move when chains exist
+    import random
+    rng = random.Random(0)
+    assert generate(3, 0, 1, seed=0)["train"][0]["problem"] in {make_problem(k, rng)["problem"] for k in KINDS}
+    for p in splits["train"][:6]:
+        steps = int(p["kind"][-1])
+        assert len(p["cells"]) == steps and p["problem"].endswith(f"What is {'abcd'[steps - 1]}?")
+        printed = executor.run_stateless(p["code"]).output.split()
+        assert printed == p["values"] and printed[-1] == p["answer"] and min(map(int, printed)) >= 2
+        ph, he, cot = (trajectory(p, s, executor) for s in ("prompt_hint", "hint_engineering", "cot"))
+        for t in (ph, he, cot):
+            assert grade(t["response"], p["answer"]), t["response"]
+        assert cot["response"].count("```python") == 0
+        for t in (ph, he):
+            assert t["response"].count("```python") == steps
+            # each observation is what the default interpreter printed for that step
+            assert [o.text.strip() for o in protocol.find_outputs(t["response"])] == p["values"]
+        _, counts = hints.apply_hint_engineering(ph["response"])
+        assert counts[hints.DELAYED_COMPUTATION] == 1 and counts[hints.CODE_DISTRUST] == steps
+        assert he["response"].count(hints.HINT_CODE_DISTRUST) == steps
+        assert not hints.detect_code_distrust(he["response"])
+
+
+def test_synthetic_bad_steps(tmp_path, capsys):
+    from data.synthetic import cli
+
+    for bad in ("0", "1-3", "5-2", "9", "two"):
+        assert cli(["--out_dir", str(tmp_path / "out"), "--steps", bad]) == 2
+        errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "--steps: must be 1, N or A-B" in errors[0], errors
+    assert not (tmp_path / "out").exists()
+    out = tmp_path / "ok"
+    assert cli(["--out_dir", str(out), "--steps", "2-3", "--n_train", "2", "--n_val", "0", "--n_test", "1",
+                "--styles", "hint_engineering"]) == 0
+    import json
+    rows = [json.loads(ln) for ln in (out / "train_hint_engineering.jsonl").read_text().splitlines()]
+    assert sorted(r["response"].count("```python") for r in rows) == [2, 3]

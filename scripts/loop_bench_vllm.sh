@@ -1,0 +1,48 @@
+#!/bin/sh
+# The vLLM-CPU rows of bench/loop_bench.py on a workload with several cells per trajectory:
+#   1. seeded chain problems (data.synthetic --steps 2-4: every step uses the previous result, one cell each)
+#      and their hint-engineering trajectories, cell outputs from the real executor;
+#   2. train.sft of the bundled SmolLM2-135M on them (it learns to write 2-4 cells per answer);
+#   3. the bench in the vLLM environment, once per timeout band: epoch / batch / continuous loops, the floor
+#      (same model tokens, no tool) and the zero-time-cells floor (same requests, cells return at once);
+#      vLLM on CPU ENGINE_CPUS, kernels on CELL_CPUS (as on a GPU machine), RUNNING sequences at once.
+# Finished stages are skipped. Settings from the environment: OUT PY N_TRAIN N_TEST STEPS SFT_STEPS PROBLEMS N
+# RUNNING BANDS ENGINE_CPUS CELL_CPUS MAX_FUNC_CALL MAX_TOKENS_PER_CALL SEED
+set -eu
+OUT=${OUT:-outputs/loop_bench}
+PY=${PY:-.venv-vllm/bin/python}
+N_TRAIN=${N_TRAIN:-120}
+N_TEST=${N_TEST:-32}
+STEPS=${STEPS:-2-4}
+SFT_STEPS=${SFT_STEPS:-16}
+PROBLEMS=${PROBLEMS:-12}
+N=${N:-4}
+RUNNING=${RUNNING:-8}
+BANDS=${BANDS:-"30 5"}
+ENGINE_CPUS=${ENGINE_CPUS:-0}
+CELL_CPUS=${CELL_CPUS:-1}
+MAX_FUNC_CALL=${MAX_FUNC_CALL:-6}
+MAX_TOKENS_PER_CALL=${MAX_TOKENS_PER_CALL:-200}
+SEED=${SEED:-0}
+export TOKENIZERS_PARALLELISM=false
+mkdir -p "$OUT/logs"
+fail() { tail -20 "$1"; exit 1; }
+
+if [ ! -f "$OUT/data/test.jsonl" ]; then
+  python -m data.synthetic --out_dir "$OUT/data" --n_train "$N_TRAIN" --n_val 0 --n_test "$N_TEST" --seed "$SEED" \
+    --steps "$STEPS" --styles hint_engineering > "$OUT/logs/data.log" 2>&1 || fail "$OUT/logs/data.log"
+fi
+MODEL="$OUT/models/hint_engineering_chain"
+if [ ! -f "$MODEL/model.safetensors" ]; then
+  python -m train.sft --data "$OUT/data/train_hint_engineering.jsonl" --output_dir "$MODEL" --max_steps "$SFT_STEPS" \
+    --per_device_train_batch_size 4 --learning_rate 1e-4 --lr_scheduler_type constant --save_strategy no \
+    --logging_steps 4 --report_to none --use_cpu --seed "$SEED" > "$OUT/logs/sft.log" 2>&1 || fail "$OUT/logs/sft.log"
+fi
+for BAND in $BANDS; do
+  "$PY" bench/loop_bench.py --engine vllm --skip_sim --workloads heavy --model "$MODEL" --data "$OUT/data/test.jsonl" \
+    --problems "$PROBLEMS" --n "$N" --max_running "$RUNNING" --max_func_call "$MAX_FUNC_CALL" \
+    --max_tokens_per_call "$MAX_TOKENS_PER_CALL" --timeout_s "$BAND" --engine_cpus "$ENGINE_CPUS" \
+    --cell_cpus "$CELL_CPUS" > "$OUT/bench_${BAND}s.md" 2> "$OUT/logs/bench_${BAND}s.log" \
+    || fail "$OUT/logs/bench_${BAND}s.log"
+  grep '^|' "$OUT/bench_${BAND}s.md"
+done
