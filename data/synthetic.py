@@ -238,8 +238,8 @@ def benchmark_row(p: dict) -> dict:
             "source": "synthetic"}
 
 
-def _chain_trajectory(p: dict, style: str, executor, final: str) -> dict:
-    """A chain's trajectory: one cell per step, each output what the default interpreter shows there."""
+def _chain_response(p: dict, style: str, executor, final: str) -> str:
+    """A chain's response: one cell per step, each output what the default interpreter shows there."""
     names, hand = CHAIN_VARS[:len(p["cells"])], "\n".join(p["hand"])
     if style == "cot":
         steps = "\n".join(f"{v} is {w}, which works out to {x}." for v, w, x in zip(names, p["wordings"], p["values"]))
@@ -256,8 +256,7 @@ def _chain_trajectory(p: dict, style: str, executor, final: str) -> dict:
         response = text + final
         if style == "hint_engineering":
             response = hints.apply_hint_engineering(response)[0]
-    return {"problem": p["problem"], "prompt": hints.add_prompt_suffix(p["problem"]), "response": response,
-            "gt_answer": p["answer"], "source": "synthetic", "style": style}
+    return response
 
 
 def trajectory(p: dict, style: str, executor) -> dict:
@@ -269,8 +268,8 @@ def trajectory(p: dict, style: str, executor) -> dict:
     hand = "\n".join(p["hand"])
     final = f"</think>\nThe answer is \\boxed{{{p['answer']}}}."
     if "cells" in p:
-        return _chain_trajectory(p, style, executor, final)
-    if style == "cot":
+        response = _chain_response(p, style, executor, final)
+    elif style == "cot":
         response = f"<think>\nLet me work it out by hand.\n{hand}\n{p['check']}.\n{final}"
     else:
         result = executor.run_program(p["code"])  # as the default (original) interpreter shows it
