@@ -19,9 +19,10 @@ waiting: each trajectory as one request of its total model tokens.
    kernels; each cell also sleeps a draw from the same cell-time distribution (the small model's
    cells are all quick), so the workload is heavy-tailed in cell time as in the sim. With
    ``--engine_cpus``/``--cell_cpus`` vLLM's threads and the kernels run on disjoint cores, as on
-   a GPU machine, where cells use host CPUs that generation does not need (on a shared core a
-   cell that computes for seconds slows every decoding step it overlaps ~15x, which penalises
-   exactly the loops that generate while cells run). ``--max_running`` below the number of
+   a GPU machine, where cells use host CPUs that generation does not need (vLLM runs in this
+   process: ``VLLMEngine`` pins it to ``--engine_cpus`` with one torch thread per core; a cell
+   computing on a core that vLLM also uses stalls every decoding step it overlaps, ~3.5x,
+   which penalises exactly the loops that generate while cells run). ``--max_running`` below the number of
    trajectories gives the engine a queue, the regime of real runs (thousands of trajectories,
    a few hundred running).
 
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from cort.cpus import parse_cpu_list
 from cort.executor import ExecutionResult
 from cort.rollout import RolloutConfig, run_rollouts
 
@@ -197,20 +199,6 @@ def sim_rows(args, tokenizer) -> list[tuple]:
     return rows
 
 
-def parse_cpus(spec: str) -> set[int]:
-    """CPU ids of a list such as ``0`` or ``1-3,5``; ValueError naming what is wrong."""
-    cpus: set[int] = set()
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        if not lo.isdigit() or not (hi or lo).isdigit() or int(hi or lo) < int(lo):
-            raise ValueError(f"{spec!r} is not a CPU list such as 0 or 1-3,5")
-        cpus.update(range(int(lo), int(hi or lo) + 1))
-    usable = os.sched_getaffinity(0)
-    if not cpus <= usable:
-        raise ValueError(f"CPU {min(cpus - usable)} is not available here (usable: {sorted(usable)})")
-    return cpus
-
-
 def pin_tree(root: int, cpus: set[int]) -> int:
     """Move every thread of process ``root`` and of its descendants onto ``cpus``; processes pinned.
 
@@ -253,6 +241,8 @@ def vllm_rows(args) -> list[tuple]:
     from cort.models import default_model_dir
     from infer.engines.vllm_engine import VLLMEngine
 
+    # before the engine: with --engine_cpus it pins this process, and a CPU list is checked against its CPUs
+    cell_cpus = parse_cpu_list(args.cell_cpus) if args.cell_cpus else None
     engine = VLLMEngine(args.model or default_model_dir(), max_model_len=4096, seed=0,
                         max_num_seqs=args.max_running, **({"block_size": args.block_size} if args.block_size else {}))
     problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.problems]
@@ -269,12 +259,12 @@ def vllm_rows(args) -> list[tuple]:
                              max_kernels=args.max_kernels or len(prompts)) as ex:
             ex.run_program("pass")  # the kernel template is up
             if args.cell_cpus:  # vLLM (in this process) keeps --engine_cpus; the template and its kernels move
-                pinned = pin_tree(ex.pool.zygote.pid, parse_cpus(args.cell_cpus))
+                pinned = pin_tree(ex.pool.zygote.pid, cell_cpus)
                 print(f"kernel template and {pinned - 1} kernels on CPU {args.cell_cpus}", file=sys.stderr)
             time.sleep(2.0)
             for loop in LOOPS:
                 interp = DrawnCellTimes(workload, args.timeout_s, executor=ex,
-                                        cpus=parse_cpus(args.cell_cpus) if args.cell_cpus else None)
+                                        cpus=cell_cpus)
                 engine.llm.reset_prefix_cache()  # every row starts cold (the KV cache holds a whole run)
                 wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop=loop, **cfg), executor=interp)
                 results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
@@ -338,7 +328,7 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
         if args.engine != "vllm":
             ap.error("--engine_cpus/--cell_cpus place vLLM and the cells; they need --engine vllm")
         try:
-            engine_cpus, cell_cpus = parse_cpus(args.engine_cpus), parse_cpus(args.cell_cpus)
+            engine_cpus, cell_cpus = parse_cpu_list(args.engine_cpus), parse_cpu_list(args.cell_cpus)
         except ValueError as err:
             ap.error(f"--engine_cpus/--cell_cpus: {err}")
         if engine_cpus & cell_cpus:
@@ -381,6 +371,8 @@ def main() -> None:
         for key, value in dict(VLLM_CPU_KVCACHE_SPACE="2", VLLM_CPU_OMP_THREADS_BIND=bind,
                                VLLM_CPU_NUM_OF_RESERVED_CPU="0", TOKENIZERS_PARALLELISM="false").items():
             os.environ.setdefault(key, value)
+        if args.engine_cpus:  # the flag wins over an exported bind (VLLMEngine pins this process there)
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = args.engine_cpus
     rows = []
     if not args.skip_sim:
         from transformers import AutoTokenizer

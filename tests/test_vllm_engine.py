@@ -71,7 +71,8 @@ if __name__ == "__main__":
                       "same": [batch[i].token_ids == streamed[k].token_ids for i, k in enumerate("ab")],
                       "texts": [streamed[k].text for k in "ab"], "calls": [t.code_calls for t in trajs],
                       "first_output": [t.segments[1].text if len(t.segments) > 1 else "" for t in trajs],
-                      "left": engine.has_unfinished()}))
+                      "left": engine.has_unfinished(), "affinity": sorted(os.sched_getaffinity(0)),
+                      "torch_threads": __import__("torch").get_num_threads()}))
 '''
 
 
@@ -82,7 +83,8 @@ def test_streaming_interface_and_continuous_loop(tmp_path, model_dir):
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO),
                VLLM_CACHE_ROOT=str(tmp_path / "vllm-cache"))
     if not os.environ.get("CUDA_VISIBLE_DEVICES") and not Path("/dev/nvidia0").exists():
-        env.update(VLLM_CPU_KVCACHE_SPACE="1", VLLM_CPU_OMP_THREADS_BIND=f"0-{(os.cpu_count() or 1) - 1}",
+        # one core: in process, vLLM-CPU itself ignores the bind; VLLMEngine applies it (cort.cpus)
+        env.update(VLLM_CPU_KVCACHE_SPACE="1", VLLM_CPU_OMP_THREADS_BIND=str(max(os.sched_getaffinity(0))),
                    VLLM_CPU_NUM_OF_RESERVED_CPU="0")
     proc = subprocess.run([sys.executable, str(script), model_dir], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=900)
@@ -92,3 +94,5 @@ def test_streaming_interface_and_continuous_loop(tmp_path, model_dir):
     assert report["same"] == [True, True] and not report["left"]
     assert all(n >= 1 for n in report["calls"])  # the prompt opens a cell: every trajectory runs it
     assert all("56088" in out for out in report["first_output"])
+    if "VLLM_CPU_OMP_THREADS_BIND" in env:
+        assert report["affinity"] == [int(env["VLLM_CPU_OMP_THREADS_BIND"])] and report["torch_threads"] == 1

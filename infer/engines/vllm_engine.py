@@ -47,6 +47,7 @@ class VLLMEngine:
                 # bench/loop_bench.py's vLLM rows: 51.8 s -> 43.3 s on 2 cores)
                 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
                 kwargs.setdefault("distributed_executor_backend", "uni")
+                _bind_in_process()
         else:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.llm = LLM(**kwargs)
@@ -113,6 +114,27 @@ class VLLMEngine:
             logprobs = [step[tok].logprob for tok, step in zip(token_ids, comp.logprobs)]
         return Generation(text, token_ids, float(comp.cumulative_logprob or 0.0),
                           "stop" if comp.finish_reason == "stop" else "length", stop_reason, logprobs)
+
+
+def _bind_in_process() -> None:
+    """Honour ``VLLM_CPU_OMP_THREADS_BIND`` (a CPU list) when vLLM-CPU runs in this process.
+
+    vLLM applies it only to the worker processes it spawns; in process its threads used every
+    core whatever the variable said (torch's default thread count, the process unpinned), so a
+    cell computing on a core "left" to the interpreter stalled each decoding step ~3.5x. With a
+    list, this process and what it starts afterwards are pinned there, one torch thread per CPU.
+    """
+    spec = os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto")
+    in_process = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"  # else vLLM's own workers bind
+    if not in_process or spec in ("auto", "nobind", "") or "|" in spec:
+        return
+    from cort.cpus import bind_compute_threads, parse_cpu_list
+
+    try:
+        cpus = parse_cpu_list(spec)
+    except ValueError as err:
+        raise ValueError(f"VLLM_CPU_OMP_THREADS_BIND: {err}") from None
+    bind_compute_threads(cpus)
 
 
 def _on_cpu() -> bool:
