@@ -36,3 +36,24 @@ def test_bind_compute_threads_pins_the_process_and_sets_torch_threads():
                           env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == [f"[{last}]", "1"]
+
+
+def test_a_bad_bind_in_the_environment_is_a_usage_error(monkeypatch):
+    from cort.errors import UsageError
+    from infer.engines.vllm_engine import _bind_in_process
+
+    before = os.sched_getaffinity(0)
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", str(min(before)))
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    _bind_in_process()  # vLLM's own worker processes apply the variable: nothing to pin here
+    assert os.sched_getaffinity(0) == before
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "0-x")
+    for multiprocessing in ("0", "1"):  # malformed is refused whoever would apply it
+        monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", multiprocessing)
+        with pytest.raises(UsageError, match=r"^VLLM_CPU_OMP_THREADS_BIND: '0-x' is not a CPU list"):
+            _bind_in_process()
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    for spec in ("auto", "nobind", "0|1"):  # vLLM's own settings: left to it
+        monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", spec)
+        _bind_in_process()
+    assert os.sched_getaffinity(0) == before

@@ -96,3 +96,16 @@ def test_streaming_interface_and_continuous_loop(tmp_path, model_dir):
     assert all("56088" in out for out in report["first_output"])
     if "VLLM_CPU_OMP_THREADS_BIND" in env:
         assert report["affinity"] == [int(env["VLLM_CPU_OMP_THREADS_BIND"])] and report["torch_threads"] == 1
+
+
+def test_malformed_cpu_bind_is_refused_before_any_output(shared_data, tmp_path, model_dir):
+    env = dict(os.environ, PYTHONPATH=str(REPO), VLLM_CPU_OMP_THREADS_BIND="0-x")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "infer.inference_vllm_dp_mj", "--engine", "vllm",
+                           "--input_file", str(shared_data / "test_aime24.reason_step.jsonl"), "--end", "1",
+                           "--output_dir", str(out), "--model_name_or_path", model_dir],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == ("error: VLLM_CPU_OMP_THREADS_BIND: '0-x' is not a CPU list "
+                                                    "such as 0 or 1-3,5")
+    assert not out.exists()

