@@ -26,8 +26,16 @@ waiting: each trajectory as one request of its total model tokens.
    trajectories gives the engine a queue, the regime of real runs (thousands of trajectories,
    a few hundred running).
 
+3. ``--replay`` a ``--record`` file of a vLLM run (its continuous row's trajectories, the
+   engine's costs measured at the end of the run, the rows' wall times): the simulator replays
+   those trajectories with those costs (scaled by one factor so that the no-tool floor takes
+   the measured time, ``--fit_floor``) under ``--draws`` independent cell-time draws, draw 0
+   being the vLLM run's own. Draw 0 against the measured rows says how good the model is;
+   the other draws say how much one run's ratios owe to its draw of slow cells.
+
     python bench/loop_bench.py                                   # sim rows
-    .venv-vllm/bin/python bench/loop_bench.py --engine vllm      # + vLLM-CPU rows
+    .venv-vllm/bin/python bench/loop_bench.py --engine vllm --record rec.json   # + vLLM-CPU rows
+    python bench/loop_bench.py --replay rec.json --draws 10      # that run under 10 cell-time draws
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from cort.cpus import parse_cpu_list
+from cort.errors import CortError, InputError
 from cort.executor import ExecutionResult
 from cort.rollout import RolloutConfig, run_rollouts
 
@@ -59,8 +68,12 @@ CELL_TIMES = {"quick": [(1.0, 0.005, 0.04)],
 WORDS = ["we", "now", "compute", "the", "value", "next", "so", "check", "sum", "of", "terms", "then"]
 
 
-def cell_seconds(key: str, workload: str, timeout: float) -> float:
-    """A deterministic draw from the workload's cell-time distribution, keyed by the cell's text."""
+def cell_seconds(key: str, workload: str, timeout: float, draw: int = 0) -> float:
+    """A deterministic draw from the workload's cell-time distribution, keyed by the cell's text.
+
+    ``draw`` 0 is the draw of every table; another number gives an independent draw of the same cells.
+    """
+    key = f"draw {draw}:{key}" if draw else key
     u = int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) / 16 ** 12
     v = int(hashlib.sha256(b"v" + key.encode()).hexdigest()[:12], 16) / 16 ** 12
     for share, lo, hi in CELL_TIMES[workload]:
@@ -85,16 +98,17 @@ class DrawnCellTimes:
     """
 
     def __init__(self, workload: str, timeout: float, executor=None, max_cells: int = 16,
-                 cpus: set[int] | None = None):
+                 cpus: set[int] | None = None, draw: int = 0, time_scale: float = 1.0):
         self.workload, self.timeout, self.executor, self.cpus = workload, timeout, executor, cpus
+        self.draw, self.time_scale = draw, time_scale  # time_scale 0: cells return at once
         self.config = executor.config if executor is not None else _Config(max_cells)
         self.programs: dict[str, ExecutionResult] = {}  # what each program returned (for RecordedCells)
 
     def _cell(self, key: str, run) -> ExecutionResult:
         if self.cpus:  # this worker thread's side of the cell (messages to the kernel) off the engine's cores
             os.sched_setaffinity(0, self.cpus)
-        seconds = cell_seconds(key, self.workload, self.timeout)
-        time.sleep(seconds)
+        seconds = cell_seconds(key, self.workload, self.timeout, self.draw)
+        time.sleep(seconds * self.time_scale)
         if self.executor is not None:
             return run()
         if seconds >= self.timeout:
@@ -154,6 +168,102 @@ def sim_scripts(n: int, seed: int) -> dict[str, str]:
     return scripts
 
 
+RECORDING_KEYS = ("workload", "timeout_s", "max_running", "costs", "config", "measured", "trajectories")
+
+
+def read_recording(path: str) -> dict:
+    """A ``--record`` file, checked (:class:`cort.errors.InputError` naming the file and the field)."""
+    from cort.io import read_json
+
+    rec = read_json(path)
+    missing = [k for k in RECORDING_KEYS if not isinstance(rec, dict) or k not in rec]
+    if missing:
+        raise InputError(path, f"not a loop_bench --record file (no {', '.join(missing)})")
+    if rec["workload"] not in CELL_TIMES:
+        raise InputError(path, f"unknown workload {rec['workload']!r}", field="workload")
+    for k in ("step_ms", "seq_ms", "prefill_ms"):
+        value = rec["costs"].get(k) if isinstance(rec["costs"], dict) else None
+        if not isinstance(value, (int, float)) or value < 0:
+            raise InputError(path, f"must be a number >= 0, got {value!r}", field=f"costs.{k}")
+    if not isinstance(rec["trajectories"], list) or not rec["trajectories"]:
+        raise InputError(path, "must be a non-empty list", field="trajectories")
+    for i, t in enumerate(rec["trajectories"]):
+        if not (isinstance(t, dict) and isinstance(t.get("prompt"), str) and isinstance(t.get("model_text"), str)):
+            raise InputError(path, "must hold the strings prompt and model_text", field=f"trajectories[{i}]")
+    return rec
+
+
+def replay_rows(args, tokenizer) -> list[tuple]:
+    """The rows on the simulator replaying a vLLM run (``--replay``): its trajectories, its engine's
+    measured costs and cell times from ``--draws`` independent draws, run ``--time_scale`` times as
+    fast and reported in the recorded engine's seconds. Draw 0 is the vLLM run's own draw."""
+    from cort.replay import ReplayEngine
+
+    rec = read_recording(args.replay)
+    scripts = {f"<trajectory {i}>\n{t['prompt']}": t["model_text"] for i, t in enumerate(rec["trajectories"])}
+    scale, costs = args.time_scale, rec["costs"]
+
+    def engine_cost(k: float) -> dict:
+        return dict(seconds_per_call=0.0, seconds_per_token=k * scale * costs["step_ms"] / 1e3,
+                    seconds_per_sequence=k * scale * costs["seq_ms"] / 1e3,
+                    seconds_per_prefill_token=k * scale * costs["prefill_ms"] / 1e3, max_running=rec["max_running"])
+
+    fit = 1.0
+    if args.fit_floor and rec["measured"].get("floor"):  # one factor on every cost, fitted on the no-tool row
+        wall, _ = timed(sim_floor, ReplayEngine(tokenizer, scripts, **engine_cost(1.0)), scripts)
+        fit = rec["measured"]["floor"] * scale / wall
+        print(f"costs x {fit:.3f}: the replayed floor row then takes the measured {rec['measured']['floor']:.1f} s",
+              file=sys.stderr, flush=True)
+    cost = engine_cost(fit)
+    cfg = dict(**rec["config"], max_model_len=4096, temperature=0.6, top_p=0.95, seed=0,
+               func_call_timeout=rec["timeout_s"])
+    name = os.path.basename(args.replay)
+    rows = []
+    for draw in range(args.draws):
+        results = {}
+        for loop in (*LOOPS, "zero_cells"):
+            engine = ReplayEngine(tokenizer, scripts, **cost)
+            interp = DrawnCellTimes(rec["workload"], rec["timeout_s"], max_cells=len(scripts), draw=draw,
+                                    time_scale=0.0 if loop == "zero_cells" else scale)
+            wall, trajs = timed(run_rollouts, engine, list(scripts), RolloutConfig(
+                loop="continuous" if loop == "zero_cells" else loop, **cfg), executor=interp)
+            results[loop] = (wall / scale, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
+        wall, tokens = timed(sim_floor, ReplayEngine(tokenizer, scripts, **cost), scripts)
+        results["floor"] = (wall / scale, tokens, 0)
+        rows.append((f"replay of {name}, cell-time draw {draw}", results))
+        print(f"draw {draw}: " + ", ".join(f"{k} {v[0]:.1f} s" for k, v in results.items()),
+              file=sys.stderr, flush=True)
+    return rows
+
+
+def print_replay_summary(rows, rec: dict) -> None:
+    """Draw 0 against the measured vLLM rows, then each loop's ratios over the draws: as replayed, and
+    adjusted by the replay's error on draw 0 (the measured ratio over the replayed one, kept for every draw)."""
+    measured, first = rec["measured"], rows[0][1]
+    print("\n| row | measured on vLLM s | replay, draw 0 s | replay / measured |")
+    print("|---|---:|---:|---:|")
+    for loop in (*LOOPS, "floor", "zero_cells"):
+        if loop in measured:
+            print(f"| {NAMES[loop]} | {measured[loop]:.1f} | {first[loop][0]:.1f} | "
+                  f"{first[loop][0] / measured[loop]:.2f} |")
+    print("\n| loop | vs epoch: mean | min | max | adjusted to the measured draw 0: mean | min | max "
+          "| vs floor: mean | min | max | draws |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for loop in (*LOOPS, "floor", "zero_cells"):
+        vs_epoch = [res["epoch"][0] / res[loop][0] for _, res in rows]
+        vs_floor = [res["floor"][0] / res[loop][0] for _, res in rows]
+        cells = [f"{sum(vs_epoch) / len(rows):.2f}x", f"{min(vs_epoch):.2f}x", f"{max(vs_epoch):.2f}x"]
+        if "epoch" in measured and loop in measured:
+            bias = measured["epoch"] / measured[loop] / vs_epoch[0]
+            cells += [f"{sum(vs_epoch) / len(rows) * bias:.2f}x", f"{min(vs_epoch) * bias:.2f}x",
+                      f"{max(vs_epoch) * bias:.2f}x"]
+        else:
+            cells += ["", "", ""]
+        cells += [f"{sum(vs_floor) / len(rows):.2f}", f"{min(vs_floor):.2f}", f"{max(vs_floor):.2f}", str(len(rows))]
+        print(f"| {NAMES[loop]} | " + " | ".join(cells) + " |")
+    print("\n(ratios of wall time on the same tokens; 'floor' generates them with no tool)")
+
+
 def timed(fn, *args, **kwargs):
     """(wall seconds, result) of one call."""
     start = time.perf_counter()
@@ -174,7 +284,7 @@ def sim_floor(engine, scripts: dict[str, str]) -> int:
 
 
 def sim_rows(args, tokenizer) -> list[tuple]:
-    """The four rows on the simulator for each workload."""
+    """The rows on the simulator for each workload: the three loops and the two floors."""
     from cort.replay import ReplayEngine
 
     scripts = sim_scripts(args.trajectories, args.seed)
@@ -194,6 +304,11 @@ def sim_rows(args, tokenizer) -> list[tuple]:
             results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
         wall, tokens = timed(sim_floor, ReplayEngine(tokenizer, scripts, **cost), scripts)
         results["floor"] = (wall, tokens, 0)
+        engine = ReplayEngine(tokenizer, scripts, **cost)
+        interp = DrawnCellTimes(workload, args.timeout_s, max_cells=args.max_cells, time_scale=0.0)
+        wall, trajs = timed(run_rollouts, engine, list(scripts), RolloutConfig(loop="continuous", **cfg),
+                            executor=interp)
+        results["zero_cells"] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
         name = f"sim, {args.trajectories} trajectories, {workload} cells"
         rows.append((name, results))
     return rows
@@ -227,6 +342,43 @@ def pin_tree(root: int, cpus: set[int]) -> int:
         except FileNotFoundError:  # a process that ended meanwhile
             pass
     return pinned
+
+
+def engine_costs(engine, running: int, tokens: int = 48) -> dict[str, float]:
+    """The engine's cost model, measured: ms per decoding step (fixed and per running sequence)
+    and per prefilled prompt token (each probe starts from a cold prefix cache)."""
+    from vllm import SamplingParams as VSP
+    from vllm.inputs import TokensPrompt
+
+    def seconds(prompts: list[list[int]], max_tokens: int) -> float:
+        engine.llm.reset_prefix_cache()
+        params = [VSP(temperature=0.6, seed=i, min_tokens=max_tokens, max_tokens=max_tokens, ignore_eos=True)
+                  for i in range(len(prompts))]
+        start = time.perf_counter()
+        engine.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
+        return time.perf_counter() - start
+
+    short = engine.encode("The number is")
+    one, many = seconds([short], tokens) / tokens, seconds([short] * running, tokens) / tokens
+    seq = max(0.0, (many - one) / max(1, running - 1))
+    long = (engine.encode(" ".join(WORDS)) * 64)[:1024]
+    prefill = max(0.0, seconds([long], 1) - one) / len(long)
+    return {"step_ms": 1e3 * (one - seq), "seq_ms": 1e3 * seq, "prefill_ms": 1e3 * prefill}
+
+
+def write_recording(args, workload: str, costs: dict, results: dict, trajs) -> None:
+    """The continuous row's trajectories, the engine's measured costs and the rows' wall times (for --replay)."""
+    from cort.io import write_json_atomic
+    from cort.rollout import MODEL
+
+    path = args.record if args.workloads.count(",") == 0 else f"{args.record}.{workload}"
+    write_json_atomic(path, {
+        "workload": workload, "timeout_s": args.timeout_s, "max_running": args.max_running, "costs": costs,
+        "config": dict(max_func_call=args.max_func_call, max_tokens_per_call=args.max_tokens_per_call),
+        "measured": {row: wall for row, (wall, _, _) in results.items()},
+        "trajectories": [{"prompt": t.prompt, "model_text": "".join(s.text for s in t.segments if s.role == MODEL)}
+                         for t in trajs]})
+    print(f"recorded {len(trajs)} trajectories and the engine's costs {costs} to {path}", file=sys.stderr)
 
 
 def vllm_rows(args) -> list[tuple]:
@@ -272,7 +424,7 @@ def vllm_rows(args) -> list[tuple]:
                       file=sys.stderr, flush=True)
                 if loop == "continuous":
                     lengths = [(t.prompt_ids, t.model_tokens) for t in trajs]
-                    recorded = interp.programs
+                    recorded, recording = interp.programs, trajs
             replay = RecordedCells(recorded, ex)
             engine.llm.reset_prefix_cache()
             wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop="continuous", **cfg),
@@ -286,6 +438,8 @@ def vllm_rows(args) -> list[tuple]:
         wall, outs = timed(engine.llm.generate, [TokensPrompt(prompt_token_ids=p) for p, _ in lengths], params,
                            use_tqdm=False)
         results["floor"] = (wall, sum(len(o.outputs[0].token_ids) for o in outs), 0)
+        if args.record:
+            write_recording(args, workload, engine_costs(engine, args.max_running), results, recording)
         name = f"vLLM-CPU, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
                f"{args.problems} problems x {args.n}, {args.max_running} running, {workload} cells " \
                f"({args.timeout_s:g} s timeout band)"
@@ -322,6 +476,15 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
     unknown = set(args.workloads.split(",")) - set(CELL_TIMES)
     if unknown:
         ap.error(f"--workloads: unknown {sorted(unknown)}; choose from {sorted(CELL_TIMES)}")
+    if args.replay:
+        if args.engine != "sim":
+            ap.error("--replay runs on the simulator; leave out --engine vllm")
+        if args.draws < 1 or not 0 < args.time_scale <= 1:
+            ap.error("--draws must be at least 1 and --time_scale in (0, 1]")
+        try:
+            read_recording(args.replay)
+        except CortError as err:
+            ap.error(f"--replay: {err}")
     if bool(args.engine_cpus) != bool(args.cell_cpus):
         ap.error("--engine_cpus and --cell_cpus go together")
     if args.engine_cpus:
@@ -364,6 +527,18 @@ def main() -> None:
                     help="vllm: KV-cache block size (default: VLLMEngine's; prefix caching reuses whole blocks only)")
     ap.add_argument("--max_kernels", type=int, default=0,
                     help="vllm: live kernel sessions at once (default: one per trajectory)")
+    ap.add_argument("--record", default="",
+                    help="vllm: write the continuous row's trajectories, the engine's measured costs and the rows' "
+                         "wall times here (JSON; with several workloads, one file each: PATH.<workload>)")
+    ap.add_argument("--replay", default="",
+                    help="sim: replay a --record file (its trajectories and engine costs) instead of the synthetic rows")
+    ap.add_argument("--draws", type=int, default=1,
+                    help="--replay: independent cell-time draws (0 is the recorded run's own)")
+    ap.add_argument("--time_scale", type=float, default=0.1,
+                    help="--replay: run this many times as fast as the recorded engine (reported in its seconds)")
+    ap.add_argument("--fit_floor", action=argparse.BooleanOptionalAction, default=True,
+                    help="--replay: scale the recorded costs by one factor so the replayed floor row (no tool) takes "
+                         "the measured time; the other rows are then predictions")
     args = ap.parse_args()
     check_args(ap, args)
     if args.engine == "vllm":
@@ -374,6 +549,16 @@ def main() -> None:
         if args.engine_cpus:  # the flag wins over an exported bind (VLLMEngine pins this process there)
             os.environ["VLLM_CPU_OMP_THREADS_BIND"] = args.engine_cpus
     rows = []
+    if args.replay:
+        from transformers import AutoTokenizer
+
+        from cort.models import default_model_dir
+
+        rows = replay_rows(args, AutoTokenizer.from_pretrained(default_model_dir()))
+        print_table(rows)
+        print_replay_summary(rows, read_recording(args.replay))
+        print(re.sub(r"\s+", " ", f"settings: {vars(args)}"))
+        return
     if not args.skip_sim:
         from transformers import AutoTokenizer
 

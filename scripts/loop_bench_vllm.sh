@@ -5,9 +5,11 @@
 #   2. train.sft of the bundled SmolLM2-135M on them (it learns to write 2-4 cells per answer);
 #   3. the bench in the vLLM environment, once per timeout band: epoch / batch / continuous loops, the floor
 #      (same model tokens, no tool) and the zero-time-cells floor (same requests, cells return at once);
-#      vLLM on CPU ENGINE_CPUS, kernels on CELL_CPUS (as on a GPU machine), RUNNING sequences at once.
+#      vLLM on CPU ENGINE_CPUS, kernels on CELL_CPUS (as on a GPU machine), RUNNING sequences at once;
+#   4. the simulator replaying that run (its trajectories, its engine's measured costs) under DRAWS cell-time
+#      draws, draw 0 being the run's own (how much the vLLM rows owe to one draw of slow cells).
 # Finished stages are skipped. Settings from the environment: OUT PY N_TRAIN N_TEST STEPS SFT_STEPS PROBLEMS N
-# RUNNING BANDS ENGINE_CPUS CELL_CPUS MAX_FUNC_CALL MAX_TOKENS_PER_CALL SEED
+# RUNNING BANDS ENGINE_CPUS CELL_CPUS MAX_FUNC_CALL MAX_TOKENS_PER_CALL SEED DRAWS
 set -eu
 OUT=${OUT:-outputs/loop_bench}
 PY=${PY:-.venv-vllm/bin/python}
@@ -24,6 +26,7 @@ CELL_CPUS=${CELL_CPUS:-1}
 MAX_FUNC_CALL=${MAX_FUNC_CALL:-6}
 MAX_TOKENS_PER_CALL=${MAX_TOKENS_PER_CALL:-200}
 SEED=${SEED:-0}
+DRAWS=${DRAWS:-10}
 export TOKENIZERS_PARALLELISM=false
 mkdir -p "$OUT/logs"
 fail() { tail -20 "$1"; exit 1; }
@@ -42,7 +45,10 @@ for BAND in $BANDS; do
   "$PY" bench/loop_bench.py --engine vllm --skip_sim --workloads heavy --model "$MODEL" --data "$OUT/data/test.jsonl" \
     --problems "$PROBLEMS" --n "$N" --max_running "$RUNNING" --max_func_call "$MAX_FUNC_CALL" \
     --max_tokens_per_call "$MAX_TOKENS_PER_CALL" --timeout_s "$BAND" --engine_cpus "$ENGINE_CPUS" \
-    --cell_cpus "$CELL_CPUS" > "$OUT/bench_${BAND}s.md" 2> "$OUT/logs/bench_${BAND}s.log" \
+    --cell_cpus "$CELL_CPUS" --record "$OUT/recording_${BAND}s.json" > "$OUT/bench_${BAND}s.md" 2> "$OUT/logs/bench_${BAND}s.log" \
     || fail "$OUT/logs/bench_${BAND}s.log"
   grep '^|' "$OUT/bench_${BAND}s.md"
+  "$PY" bench/loop_bench.py --replay "$OUT/recording_${BAND}s.json" --draws "$DRAWS" --time_scale 0.05 \
+    > "$OUT/replay_${BAND}s.md" 2> "$OUT/logs/replay_${BAND}s.log" || fail "$OUT/logs/replay_${BAND}s.log"
+  sed -n '/measured on vLLM/,$p' "$OUT/replay_${BAND}s.md"
 done
