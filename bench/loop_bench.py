@@ -485,6 +485,15 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
             read_recording(args.replay)
         except CortError as err:
             ap.error(f"--replay: {err}")
+    if args.record:
+        if args.engine != "vllm":
+            ap.error("--record writes a vLLM run; it needs --engine vllm")
+        from cort.io import check_output_file
+
+        try:
+            check_output_file(args.record, "--record")
+        except CortError as err:
+            ap.error(str(err))
     if bool(args.engine_cpus) != bool(args.cell_cpus):
         ap.error("--engine_cpus and --cell_cpus go together")
     if args.engine_cpus:

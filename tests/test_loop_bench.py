@@ -22,6 +22,8 @@ def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     (["--workloads", "quick,slowest"], "unknown ['slowest']"),
     (["--timeout_s", "0"], "--timeout_s must be > 0"),
     (["--trajectories", "0"], "--trajectories: must be at least 1"),
+    (["--record", "rec.json"], "needs --engine vllm"),
+    (["--record", os.path.dirname(BENCH), "--engine", "vllm"], "is a folder"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, message):
     out = _run(*args, timeout=120)
