@@ -171,6 +171,10 @@ def sim_scripts(n: int, seed: int) -> dict[str, str]:
 RECORDING_KEYS = ("workload", "timeout_s", "max_running", "costs", "config", "measured", "trajectories")
 
 
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
 def read_recording(path: str) -> dict:
     """A ``--record`` file, checked (:class:`cort.errors.InputError` naming the file and the field)."""
     from cort.io import read_json
@@ -181,6 +185,19 @@ def read_recording(path: str) -> dict:
         raise InputError(path, f"not a loop_bench --record file (no {', '.join(missing)})")
     if rec["workload"] not in CELL_TIMES:
         raise InputError(path, f"unknown workload {rec['workload']!r}", field="workload")
+    if not _positive(rec["timeout_s"]):
+        raise InputError(path, f"must be a number > 0, got {rec['timeout_s']!r}", field="timeout_s")
+    if not (isinstance(rec["max_running"], int) and not isinstance(rec["max_running"], bool)
+            and rec["max_running"] >= 1):
+        raise InputError(path, f"must be an integer >= 1, got {rec['max_running']!r}", field="max_running")
+    if not (isinstance(rec["measured"], dict) and all(_positive(v) for v in rec["measured"].values())):
+        raise InputError(path, "must map rows to wall seconds > 0", field="measured")
+    if not isinstance(rec["config"], dict):
+        raise InputError(path, "must be an object of rollout settings", field="config")
+    try:
+        RolloutConfig(**rec["config"])
+    except (TypeError, ValueError) as err:
+        raise InputError(path, f"not rollout settings ({err})", field="config") from None
     for k in ("step_ms", "seq_ms", "prefill_ms"):
         value = rec["costs"].get(k) if isinstance(rec["costs"], dict) else None
         if not isinstance(value, (int, float)) or value < 0:
@@ -215,21 +232,11 @@ def replay_rows(args, tokenizer) -> list[tuple]:
         print(f"costs x {fit:.3f}: the replayed floor row then takes the measured {rec['measured']['floor']:.1f} s",
               file=sys.stderr, flush=True)
     cost = engine_cost(fit)
-    cfg = dict(**rec["config"], max_model_len=4096, temperature=0.6, top_p=0.95, seed=0,
-               func_call_timeout=rec["timeout_s"])
     name = os.path.basename(args.replay)
     rows = []
     for draw in range(args.draws):
-        results = {}
-        for loop in (*LOOPS, "zero_cells"):
-            engine = ReplayEngine(tokenizer, scripts, **cost)
-            interp = DrawnCellTimes(rec["workload"], rec["timeout_s"], max_cells=len(scripts), draw=draw,
-                                    time_scale=0.0 if loop == "zero_cells" else scale)
-            wall, trajs = timed(run_rollouts, engine, list(scripts), RolloutConfig(
-                loop="continuous" if loop == "zero_cells" else loop, **cfg), executor=interp)
-            results[loop] = (wall / scale, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
-        wall, tokens = timed(sim_floor, ReplayEngine(tokenizer, scripts, **cost), scripts)
-        results["floor"] = (wall / scale, tokens, 0)
+        results = sim_results(tokenizer, scripts, cost, rec["config"], rec["workload"], rec["timeout_s"],
+                              len(scripts), draw, scale)
         rows.append((f"replay of {name}, cell-time draw {draw}", results))
         print(f"draw {draw}: " + ", ".join(f"{k} {v[0]:.1f} s" for k, v in results.items()),
               file=sys.stderr, flush=True)
@@ -283,35 +290,36 @@ def sim_floor(engine, scripts: dict[str, str]) -> int:
     return tokens
 
 
-def sim_rows(args, tokenizer) -> list[tuple]:
-    """The rows on the simulator for each workload: the three loops and the two floors."""
+def sim_results(tokenizer, scripts: dict[str, str], cost: dict, cfg: dict, workload: str, timeout: float,
+                max_cells: int, draw: int = 0, time_scale: float = 1.0) -> dict:
+    """The three loops and the two floors on :class:`cort.replay.ReplayEngine` for one cell-time draw:
+    row -> (wall seconds divided by ``time_scale``, model tokens, code calls)."""
     from cort.replay import ReplayEngine
 
+    results = {}
+    for loop in (*LOOPS, "zero_cells"):
+        interp = DrawnCellTimes(workload, timeout, max_cells=max_cells, draw=draw,
+                                time_scale=0.0 if loop == "zero_cells" else time_scale)
+        config = RolloutConfig(loop="continuous" if loop == "zero_cells" else loop, **cfg)
+        wall, trajs = timed(run_rollouts, ReplayEngine(tokenizer, scripts, **cost), list(scripts), config,
+                            executor=interp)
+        results[loop] = (wall / time_scale, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
+    wall, tokens = timed(sim_floor, ReplayEngine(tokenizer, scripts, **cost), scripts)
+    results["floor"] = (wall / time_scale, tokens, 0)
+    return results
+
+
+def sim_rows(args, tokenizer) -> list[tuple]:
+    """The rows on the simulator for each workload: the three loops and the two floors."""
     scripts = sim_scripts(args.trajectories, args.seed)
     cost = dict(seconds_per_call=args.call_ms / 1e3, seconds_per_token=args.step_ms / 1e3,
                 seconds_per_sequence=args.seq_ms / 1e3, seconds_per_prefill_token=args.prefill_ms / 1e3,
                 max_running=args.max_running)
     cfg = dict(max_func_call=15, max_tokens_per_call=4096, max_model_len=32768, temperature=0.6, seed=0,
                interpreter_mode="kernel", func_call_mode="python", func_call_timeout=args.timeout_s)
-    rows = []
-    for workload in args.workloads.split(","):
-        results = {}
-        for loop in LOOPS:
-            engine = ReplayEngine(tokenizer, scripts, **cost)
-            interp = DrawnCellTimes(workload, args.timeout_s, max_cells=args.max_cells)
-            wall, trajs = timed(run_rollouts, engine, list(scripts), RolloutConfig(loop=loop, **cfg),
-                                executor=interp)
-            results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
-        wall, tokens = timed(sim_floor, ReplayEngine(tokenizer, scripts, **cost), scripts)
-        results["floor"] = (wall, tokens, 0)
-        engine = ReplayEngine(tokenizer, scripts, **cost)
-        interp = DrawnCellTimes(workload, args.timeout_s, max_cells=args.max_cells, time_scale=0.0)
-        wall, trajs = timed(run_rollouts, engine, list(scripts), RolloutConfig(loop="continuous", **cfg),
-                            executor=interp)
-        results["zero_cells"] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
-        name = f"sim, {args.trajectories} trajectories, {workload} cells"
-        rows.append((name, results))
-    return rows
+    return [(f"sim, {args.trajectories} trajectories, {workload} cells",
+             sim_results(tokenizer, scripts, cost, cfg, workload, args.timeout_s, args.max_cells))
+            for workload in args.workloads.split(",")]
 
 
 def pin_tree(root: int, cpus: set[int]) -> int:
@@ -366,15 +374,16 @@ def engine_costs(engine, running: int, tokens: int = 48) -> dict[str, float]:
     return {"step_ms": 1e3 * (one - seq), "seq_ms": 1e3 * seq, "prefill_ms": 1e3 * prefill}
 
 
-def write_recording(args, workload: str, costs: dict, results: dict, trajs) -> None:
-    """The continuous row's trajectories, the engine's measured costs and the rows' wall times (for --replay)."""
+def write_recording(args, workload: str, cfg: dict, costs: dict, results: dict, trajs) -> None:
+    """The continuous row's trajectories, its rollout settings, the engine's measured costs and the rows'
+    wall times (for --replay)."""
     from cort.io import write_json_atomic
     from cort.rollout import MODEL
 
     path = args.record if args.workloads.count(",") == 0 else f"{args.record}.{workload}"
     write_json_atomic(path, {
         "workload": workload, "timeout_s": args.timeout_s, "max_running": args.max_running, "costs": costs,
-        "config": dict(max_func_call=args.max_func_call, max_tokens_per_call=args.max_tokens_per_call),
+        "config": cfg,
         "measured": {row: wall for row, (wall, _, _) in results.items()},
         "trajectories": [{"prompt": t.prompt, "model_text": "".join(s.text for s in t.segments if s.role == MODEL)}
                          for t in trajs]})
@@ -439,7 +448,7 @@ def vllm_rows(args) -> list[tuple]:
                            use_tqdm=False)
         results["floor"] = (wall, sum(len(o.outputs[0].token_ids) for o in outs), 0)
         if args.record:
-            write_recording(args, workload, engine_costs(engine, args.max_running), results, recording)
+            write_recording(args, workload, cfg, engine_costs(engine, args.max_running), results, recording)
         name = f"vLLM-CPU, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
                f"{args.problems} problems x {args.n}, {args.max_running} running, {workload} cells " \
                f"({args.timeout_s:g} s timeout band)"
@@ -485,6 +494,8 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
             read_recording(args.replay)
         except CortError as err:
             ap.error(f"--replay: {err}")
+    elif args.draws != 1 or args.time_scale != 0.1 or not args.fit_floor:
+        ap.error("--draws, --time_scale and --no-fit_floor go with --replay")
     if args.record:
         if args.engine != "vllm":
             ap.error("--record writes a vLLM run; it needs --engine vllm")

