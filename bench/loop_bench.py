@@ -576,8 +576,11 @@ def main() -> None:
 
         rows = replay_rows(args, AutoTokenizer.from_pretrained(default_model_dir()))
         print_table(rows)
-        print_replay_summary(rows, read_recording(args.replay))
-        print(re.sub(r"\s+", " ", f"settings: {vars(args)}"))
+        rec = read_recording(args.replay)
+        print_replay_summary(rows, rec)
+        recorded = {k: rec[k] for k in ("workload", "timeout_s", "max_running", "costs", "config")}
+        print(re.sub(r"\s+", " ", f"settings: replay={args.replay!r} draws={args.draws} time_scale={args.time_scale} "
+                                  f"fit_floor={args.fit_floor}; recorded run: {recorded}"))
         return
     if not args.skip_sim:
         from transformers import AutoTokenizer

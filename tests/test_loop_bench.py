@@ -151,6 +151,9 @@ def test_replay_of_a_recording_prints_every_draw_and_the_summary(tmp_path):
     assert "| epoch-synchronous (original) | 1.0 |" in out.stdout  # draw 0 beside the measured wall time
     summary = [line for line in out.stdout.splitlines() if line.startswith("| continuous loop (default) |")]
     assert summary and summary[-1].rstrip().endswith("| 2 |")
+    settings = out.stdout.strip().splitlines()[-1]  # the replay's own flags and the recorded run's settings
+    assert settings.startswith("settings: replay=") and "draws=2" in settings and "'max_running':" in settings
+    assert "trajectories" not in settings  # not the synthetic workload's unused defaults
 
 
 @pytest.mark.parametrize("changes, message", [
