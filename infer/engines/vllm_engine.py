@@ -131,6 +131,13 @@ def bind_cpus() -> set[int] | None:
         raise UsageError("", f"VLLM_CPU_OMP_THREADS_BIND: {err}") from None
 
 
+def check_cpu_bind() -> None:
+    """Refuse a malformed CPU-list ``VLLM_CPU_OMP_THREADS_BIND`` before anything runs, on vLLM-CPU only (the
+    variable means nothing to vLLM on a GPU): a :class:`cort.errors.UsageError`, one line, exit 2."""
+    if _on_cpu():
+        bind_cpus()
+
+
 def _bind_in_process() -> None:
     """Honour a CPU-list ``VLLM_CPU_OMP_THREADS_BIND`` when vLLM-CPU runs in this process.
 
