@@ -9,10 +9,12 @@
 #   4. the simulator replaying that run (its trajectories, its engine's measured costs) under DRAWS cell-time
 #      draws, draw 0 being the run's own (how much the vLLM rows owe to one draw of slow cells).
 # Finished stages are skipped. Settings from the environment: OUT PY N_TRAIN N_TEST STEPS SFT_STEPS PROBLEMS N
-# RUNNING BANDS ENGINE_CPUS CELL_CPUS MAX_FUNC_CALL MAX_TOKENS_PER_CALL SEED DRAWS
+# RUNNING BANDS ENGINE_CPUS CELL_CPUS MAX_FUNC_CALL MAX_TOKENS_PER_CALL SEED DRAWS; MAIN_PY (data and SFT: the main
+# environment, default .venv/bin/python when present, else python) and PY (the bench: the vLLM environment)
 set -eu
 OUT=${OUT:-outputs/loop_bench}
 PY=${PY:-.venv-vllm/bin/python}
+if [ -x .venv/bin/python ]; then MAIN_PY=${MAIN_PY:-.venv/bin/python}; else MAIN_PY=${MAIN_PY:-python}; fi
 N_TRAIN=${N_TRAIN:-120}
 N_TEST=${N_TEST:-32}
 STEPS=${STEPS:-2-4}
@@ -28,16 +30,20 @@ MAX_TOKENS_PER_CALL=${MAX_TOKENS_PER_CALL:-200}
 SEED=${SEED:-0}
 DRAWS=${DRAWS:-10}
 export TOKENIZERS_PARALLELISM=false
+"$MAIN_PY" -c "import cort.executor, trl" 2>/dev/null \
+  || { echo "loop_bench_vllm.sh: $MAIN_PY lacks the main environment (README Setup); set MAIN_PY" >&2; exit 2; }
+"$PY" -c "import vllm" 2>/dev/null \
+  || { echo "loop_bench_vllm.sh: $PY lacks vllm (README \"vLLM on CPU\"); set PY" >&2; exit 2; }
 mkdir -p "$OUT/logs"
 fail() { tail -20 "$1"; exit 1; }
 
 if [ ! -f "$OUT/data/test.jsonl" ]; then
-  python -m data.synthetic --out_dir "$OUT/data" --n_train "$N_TRAIN" --n_val 0 --n_test "$N_TEST" --seed "$SEED" \
+  "$MAIN_PY" -m data.synthetic --out_dir "$OUT/data" --n_train "$N_TRAIN" --n_val 0 --n_test "$N_TEST" --seed "$SEED" \
     --steps "$STEPS" --styles hint_engineering > "$OUT/logs/data.log" 2>&1 || fail "$OUT/logs/data.log"
 fi
 MODEL="$OUT/models/hint_engineering_chain"
 if [ ! -f "$MODEL/model.safetensors" ]; then
-  python -m train.sft --data "$OUT/data/train_hint_engineering.jsonl" --output_dir "$MODEL" --max_steps "$SFT_STEPS" \
+  "$MAIN_PY" -m train.sft --data "$OUT/data/train_hint_engineering.jsonl" --output_dir "$MODEL" --max_steps "$SFT_STEPS" \
     --per_device_train_batch_size 4 --learning_rate 1e-4 --lr_scheduler_type constant --save_strategy no \
     --logging_steps 4 --report_to none --use_cpu --seed "$SEED" > "$OUT/logs/sft.log" 2>&1 || fail "$OUT/logs/sft.log"
 fi

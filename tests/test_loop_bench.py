@@ -185,3 +185,16 @@ def test_replay_refuses_what_is_not_a_recording(tmp_path):
     assert out.returncode == 2 and "missing.json" in out.stderr.strip().splitlines()[-1]
     out = _run("--replay", str(tmp_path / "other.json"), "--engine", "vllm", timeout=120)
     assert out.returncode == 2 and "leave out --engine vllm" in out.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("env, says", [({"MAIN_PY": "false"}, "lacks the main environment"),
+                                       ({"PY": "false"}, "lacks vllm")])
+def test_vllm_script_refuses_wrong_interpreters_before_writing(tmp_path, env, says):
+    """scripts/loop_bench_vllm.sh with an interpreter that lacks its environment: one line, exit 2, nothing written."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "out"
+    run = subprocess.run(["sh", "scripts/loop_bench_vllm.sh"], cwd=repo, capture_output=True, text=True,
+                         env={**os.environ, "MAIN_PY": sys.executable, "OUT": str(out), **env}, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert says in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not out.exists()
