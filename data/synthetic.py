@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("product", "modpow", "range_sum", "gcd", "lcm", "count", "base")
 STYLES = ("cot", "prompt_hint", "hint_engineering")
-MAX_STEPS = 6
-CHAIN_VARS = "abcdef"
+MAX_STEPS = 8
+CHAIN_VARS = "abcdefgh"
 
 
 def parse_steps(spec: str) -> tuple[int, int] | None:

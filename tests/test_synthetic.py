@@ -77,7 +77,7 @@ def test_chains_need_one_cell_per_step(executor):
     from data.synthetic import make_problem, parse_steps
 
     assert parse_steps("1") == (1, 1) and parse_steps("3") == (3, 3) and parse_steps(" 2-4 ") == (2, 4)
-    assert all(parse_steps(s) is None for s in ("0", "1-3", "4-2", "2-7", "x", "2-", ""))
+    assert all(parse_steps(s) is None for s in ("0", "1-3", "4-2", "2-9", "x", "2-", ""))
     splits = generate(12, 2, 3, seed=5, steps=(2, 4))
     assert {p["kind"] for p in splits["train"]} == {"chain2", "chain3", "chain4"}
     # the default (single-step) problems do not move when chains exist
@@ -101,6 +101,10 @@ def test_chains_need_one_cell_per_step(executor):
         assert counts[hints.DELAYED_COMPUTATION] == 1 and counts[hints.CODE_DISTRUST] == steps
         assert he["response"].count(hints.HINT_CODE_DISTRUST) == steps
         assert not hints.detect_code_distrust(he["response"])
+    for p in generate(4, 0, 0, seed=3, steps=(7, 8))["train"]:  # the longest chains: every variable, every value
+        steps = int(p["kind"][-1])
+        assert p["problem"].endswith(f"What is {'abcdefgh'[steps - 1]}?")
+        assert executor.run_stateless(p["code"]).output.split() == p["values"]
 
 
 def test_synthetic_bad_steps(tmp_path, capsys):
