@@ -30,6 +30,9 @@ MAX_TOKENS_PER_CALL=${MAX_TOKENS_PER_CALL:-200}
 SEED=${SEED:-0}
 DRAWS=${DRAWS:-10}
 export TOKENIZERS_PARALLELISM=false
+LONGEST=${STEPS##*-}  # the longest chain: one cell per step, so every trajectory needs that many calls
+case "$LONGEST" in *[!0-9]*|"") ;; *) [ "$LONGEST" -le "$MAX_FUNC_CALL" ] \
+  || { echo "loop_bench_vllm.sh: STEPS=$STEPS needs MAX_FUNC_CALL >= $LONGEST (got $MAX_FUNC_CALL): longer chains would be cut" >&2; exit 2; } ;; esac
 "$MAIN_PY" -c "import cort.executor, trl" 2>/dev/null \
   || { echo "loop_bench_vllm.sh: $MAIN_PY lacks the main environment (README Setup); set MAIN_PY" >&2; exit 2; }
 "$PY" -c "import vllm" 2>/dev/null \

@@ -188,9 +188,11 @@ def test_replay_refuses_what_is_not_a_recording(tmp_path):
 
 
 @pytest.mark.parametrize("env, says", [({"MAIN_PY": "false"}, "lacks the main environment"),
-                                       ({"PY": "false"}, "lacks vllm")])
-def test_vllm_script_refuses_wrong_interpreters_before_writing(tmp_path, env, says):
-    """scripts/loop_bench_vllm.sh with an interpreter that lacks its environment: one line, exit 2, nothing written."""
+                                       ({"PY": "false"}, "lacks vllm"),
+                                       ({"STEPS": "2-8"}, "needs MAX_FUNC_CALL >= 8 (got 6)")])
+def test_vllm_script_refuses_wrong_settings_before_writing(tmp_path, env, says):
+    """scripts/loop_bench_vllm.sh with an interpreter that lacks its environment, or chains longer than its call
+    budget: one line, exit 2, nothing written."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = tmp_path / "out"
     run = subprocess.run(["sh", "scripts/loop_bench_vllm.sh"], cwd=repo, capture_output=True, text=True,

@@ -103,7 +103,7 @@ def test_chains_need_one_cell_per_step(executor):
         assert not hints.detect_code_distrust(he["response"])
     for p in generate(4, 0, 0, seed=3, steps=(7, 8))["train"]:  # the longest chains: every variable, every value
         steps = int(p["kind"][-1])
-        assert p["problem"].endswith(f"What is {'abcdefgh'[steps - 1]}?")
+        assert len(p["cells"]) == steps and p["problem"].endswith(f"What is {'abcdefgh'[steps - 1]}?")
         assert executor.run_stateless(p["code"]).output.split() == p["values"]
 
 
