@@ -18,11 +18,14 @@ waiting: each trajectory as one request of its total model tokens.
    real model (``--model``, default the bundled SmolLM2 folder) on real prompts and real
    kernels; each cell also sleeps a draw from the same cell-time distribution (the small model's
    cells are all quick), so the workload is heavy-tailed in cell time as in the sim. With
-   ``--engine_cpus``/``--cell_cpus`` vLLM's threads and the kernels run on disjoint cores, as on
-   a GPU machine, where cells use host CPUs that generation does not need (vLLM runs in this
-   process: ``VLLMEngine`` pins it to ``--engine_cpus`` with one torch thread per core; a cell
-   computing on a core that vLLM also uses stalls every decoding step it overlaps, ~3.5x,
-   which penalises exactly the loops that generate while cells run). ``--max_running`` below the number of
+   ``--engine_cpus``/``--cell_cpus`` vLLM's threads and the interpreter run on disjoint cores, as
+   on a GPU machine, where cells use host CPUs that generation does not need (vLLM runs in this
+   process: ``VLLMEngine`` pins it to ``--engine_cpus`` with one torch thread per core; the kernels,
+   the executor's threads and the loop's cell threads go to ``--cell_cpus``, the executor's
+   ``cpus``; a cell computing on a core that vLLM also uses stalls every decoding step it
+   overlaps, ~3.5x, which penalises exactly the loops that generate while cells run). Each row
+   also says where its time went (:class:`EngineClock`): inside the engine's calls, outside them,
+   and the CPU other threads of this process took on the engine's cores. ``--max_running`` below the number of
    trajectories gives the engine a queue, the regime of real runs (thousands of trajectories,
    a few hundred running).
 
@@ -98,19 +101,22 @@ class DrawnCellTimes:
     """
 
     def __init__(self, workload: str, timeout: float, executor=None, max_cells: int = 16,
-                 cpus: set[int] | None = None, draw: int = 0, time_scale: float = 1.0):
-        self.workload, self.timeout, self.executor, self.cpus = workload, timeout, executor, cpus
+                 draw: int = 0, time_scale: float = 1.0):
+        self.workload, self.timeout, self.executor = workload, timeout, executor
         self.draw, self.time_scale = draw, time_scale  # time_scale 0: cells return at once
         self.config = executor.config if executor is not None else _Config(max_cells)
         self.programs: dict[str, ExecutionResult] = {}  # what each program returned (for RecordedCells)
+        self.executed: list[float] = []  # seconds each cell then took in the executor (kernel, run, messages)
 
     def _cell(self, key: str, run) -> ExecutionResult:
-        if self.cpus:  # this worker thread's side of the cell (messages to the kernel) off the engine's cores
-            os.sched_setaffinity(0, self.cpus)
         seconds = cell_seconds(key, self.workload, self.timeout, self.draw)
         time.sleep(seconds * self.time_scale)
         if self.executor is not None:
-            return run()
+            start = time.perf_counter()
+            try:
+                return run()
+            finally:
+                self.executed.append(time.perf_counter() - start)
         if seconds >= self.timeout:
             return ExecutionResult(error="TimeoutError: cell timed out", error_name="TimeoutError", timed_out=True)
         return ExecutionResult(output="42\n", stdout="42\n")
@@ -322,34 +328,70 @@ def sim_rows(args, tokenizer) -> list[tuple]:
             for workload in args.workloads.split(",")]
 
 
-def pin_tree(root: int, cpus: set[int]) -> int:
-    """Move every thread of process ``root`` and of its descendants onto ``cpus``; processes pinned.
+class EngineClock:
+    """Times a row: seconds inside the engine's ``generate``/``step`` calls and the calls made, and the CPU
+    seconds this process's other threads spent on the engine's cores (the executor's, vLLM's own)."""
 
-    Used on the executor's kernel template: the kernels it forks later inherit its CPUs.
-    """
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
+    def __init__(self, engine, engine_cpus: set[int] | None):
+        self.engine, self.cpus = engine, engine_cpus or set(os.sched_getaffinity(0))
+        self.inside, self.calls = 0.0, 0
+
+    def _timed(self, fn):
+        def call(*args, **kwargs):
+            start = time.perf_counter()
             try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):  # a process that ended meanwhile
+                return fn(*args, **kwargs)
+            finally:
+                self.inside += time.perf_counter() - start
+                self.calls += 1
+        return call
+
+    def __enter__(self) -> "EngineClock":
+        self.engine.generate, self.engine.step = self._timed(self.engine.generate), self._timed(self.engine.step)
+        self.cpu0 = self.threads_cpu()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        del self.engine.generate, self.engine.step  # the class's methods again
+        after = self.threads_cpu()
+        self.others = sum(v - self.cpu0.get(tid, (0.0, ""))[0] for tid, (v, _) in after.items())
+        self.by_thread = {}
+        for tid, (v, name) in after.items():
+            self.by_thread[name] = self.by_thread.get(name, 0.0) + v - self.cpu0.get(tid, (0.0, ""))[0]
+
+    def threads_cpu(self) -> dict[int, tuple[float, str]]:
+        """CPU seconds and name of each thread but the main one that may run on the engine's cores."""
+        out, tick = {}, os.sysconf("SC_CLK_TCK")
+        for tid in map(int, os.listdir("/proc/self/task")):
+            if tid == os.getpid():
                 continue
-            children.setdefault(ppid, []).append(int(entry))
-    todo, pinned = [root], 0
-    while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                try:
-                    os.sched_setaffinity(int(tid), cpus)
-                except ProcessLookupError:  # a thread that ended meanwhile
-                    pass
-            pinned += 1
-        except FileNotFoundError:  # a process that ended meanwhile
-            pass
-    return pinned
+            try:
+                if not os.sched_getaffinity(tid) & self.cpus:
+                    continue
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    stat = f.read()
+            except OSError:  # a thread that ended meanwhile
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            out[tid] = ((int(fields[11]) + int(fields[12])) / tick, stat[stat.index("(") + 1:stat.rindex(")")])
+        return out
+
+    def summary(self, wall: float) -> str:
+        """One line: where the row's wall time went."""
+        top = ", ".join(f"{name} {sec:.1f}" for name, sec in sorted(self.by_thread.items(), key=lambda kv: -kv[1])
+                        if sec >= 0.1)
+        return (f"{self.calls} engine calls, {self.inside:.1f} s inside them, {wall - self.inside:.1f} s outside "
+                f"(loop code and waits on cells; {1e3 * (wall - self.inside) / max(1, self.calls):.1f} ms per call); "
+                f"other threads' CPU on the engine's cores {self.others:.1f} s ({top or 'none'})")
+
+
+def execution_summary(seconds: list[float]) -> str:
+    """The cells' own time in the executor, beyond their drawn delay (the replay's cells only sleep the draw)."""
+    if not seconds:
+        return "no cell executed"
+    ordered = sorted(seconds)
+    return (f"cells' own execution after the drawn delay: mean {1e3 * sum(ordered) / len(ordered):.0f} ms, "
+            f"p90 {1e3 * ordered[int(0.9 * (len(ordered) - 1))]:.0f} ms, max {1e3 * ordered[-1]:.0f} ms")
 
 
 def engine_costs(engine, running: int, tokens: int = 48) -> dict[str, float]:
@@ -374,9 +416,9 @@ def engine_costs(engine, running: int, tokens: int = 48) -> dict[str, float]:
     return {"step_ms": 1e3 * (one - seq), "seq_ms": 1e3 * seq, "prefill_ms": 1e3 * prefill}
 
 
-def write_recording(args, workload: str, cfg: dict, costs: dict, results: dict, trajs) -> None:
-    """The continuous row's trajectories, its rollout settings, the engine's measured costs and the rows'
-    wall times (for --replay)."""
+def write_recording(args, workload: str, cfg: dict, costs: dict, results: dict, trajs, split: dict) -> None:
+    """The continuous row's trajectories, its rollout settings, the engine's measured costs, the rows'
+    wall times (for --replay) and where each row's time went (:meth:`EngineClock.summary`)."""
     from cort.io import write_json_atomic
     from cort.rollout import MODEL
 
@@ -384,7 +426,7 @@ def write_recording(args, workload: str, cfg: dict, costs: dict, results: dict, 
     write_json_atomic(path, {
         "workload": workload, "timeout_s": args.timeout_s, "max_running": args.max_running, "costs": costs,
         "config": cfg,
-        "measured": {row: wall for row, (wall, _, _) in results.items()},
+        "measured": {row: wall for row, (wall, _, _) in results.items()}, "time_split": split,
         "trajectories": [{"prompt": t.prompt, "model_text": "".join(s.text for s in t.segments if s.role == MODEL)}
                          for t in trajs]})
     print(f"recorded {len(trajs)} trajectories and the engine's costs {costs} to {path}", file=sys.stderr)
@@ -403,7 +445,7 @@ def vllm_rows(args) -> list[tuple]:
     from infer.engines.vllm_engine import VLLMEngine
 
     # before the engine: with --engine_cpus it pins this process, and a CPU list is checked against its CPUs
-    cell_cpus = parse_cpu_list(args.cell_cpus) if args.cell_cpus else None
+    engine_cpus = parse_cpu_list(args.engine_cpus) if args.engine_cpus else None
     engine = VLLMEngine(args.model or default_model_dir(), max_model_len=4096, seed=0,
                         max_num_seqs=args.max_running, **({"block_size": args.block_size} if args.block_size else {}))
     problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.problems]
@@ -413,34 +455,36 @@ def vllm_rows(args) -> list[tuple]:
     engine.generate([engine.encode(prompts[0])], [SamplingParams(max_tokens=8)])  # warm-up
     rows = []
     for workload in args.workloads.split(","):
-        results, lengths = {}, None
+        results, lengths, split = {}, None, {}
         # every trajectory may hold its kernel session at once (the default capacity, 4 per core, would
         # queue the sessions of a 2-core machine behind each other: a capacity limit, not the loop's)
-        with JupyterExecutor(timeout=args.timeout_s, preload="import sympy",
+        # vLLM (in this process) keeps --engine_cpus; the kernels and the executor's threads go to --cell_cpus
+        with JupyterExecutor(timeout=args.timeout_s, preload="import sympy", cpus=args.cell_cpus,
                              max_kernels=args.max_kernels or len(prompts)) as ex:
             ex.run_program("pass")  # the kernel template is up
-            if args.cell_cpus:  # vLLM (in this process) keeps --engine_cpus; the template and its kernels move
-                pinned = pin_tree(ex.pool.zygote.pid, cell_cpus)
-                print(f"kernel template and {pinned - 1} kernels on CPU {args.cell_cpus}", file=sys.stderr)
             time.sleep(2.0)
             for loop in LOOPS:
-                interp = DrawnCellTimes(workload, args.timeout_s, executor=ex,
-                                        cpus=cell_cpus)
+                interp = DrawnCellTimes(workload, args.timeout_s, executor=ex)
                 engine.llm.reset_prefix_cache()  # every row starts cold (the KV cache holds a whole run)
-                wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop=loop, **cfg), executor=interp)
+                with EngineClock(engine, engine_cpus) as clock:
+                    wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop=loop, **cfg),
+                                        executor=interp)
                 results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
-                print(f"{workload} {loop}: {wall:.1f} s, {results[loop][1]} tokens, {results[loop][2]} cells",
-                      file=sys.stderr, flush=True)
+                split[loop] = f"{clock.summary(wall)}; {execution_summary(interp.executed)}"
+                print(f"{workload} {loop}: {wall:.1f} s, {results[loop][1]} tokens, {results[loop][2]} cells; "
+                      f"{split[loop]}", file=sys.stderr, flush=True)
                 if loop == "continuous":
                     lengths = [(t.prompt_ids, t.model_tokens) for t in trajs]
                     recorded, recording = interp.programs, trajs
             replay = RecordedCells(recorded, ex)
             engine.llm.reset_prefix_cache()
-            wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop="continuous", **cfg),
-                                executor=replay)
+            with EngineClock(engine, engine_cpus) as clock:
+                wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop="continuous", **cfg),
+                                    executor=replay)
             results["zero_cells"] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
+            split["zero_cells"] = clock.summary(wall)
             print(f"{workload} zero-time cells: {wall:.1f} s, {results['zero_cells'][1]} tokens, "
-                  f"{replay.misses} programs not recorded", file=sys.stderr, flush=True)
+                  f"{replay.misses} programs not recorded; {split['zero_cells']}", file=sys.stderr, flush=True)
         engine.llm.reset_prefix_cache()
         params = [VSP(n=1, temperature=0.6, top_p=0.95, seed=i, min_tokens=n, max_tokens=n, ignore_eos=True)
                   for i, (_, n) in enumerate(lengths)]
@@ -448,7 +492,7 @@ def vllm_rows(args) -> list[tuple]:
                            use_tqdm=False)
         results["floor"] = (wall, sum(len(o.outputs[0].token_ids) for o in outs), 0)
         if args.record:
-            write_recording(args, workload, cfg, engine_costs(engine, args.max_running), results, recording)
+            write_recording(args, workload, cfg, engine_costs(engine, args.max_running), results, recording, split)
         name = f"vLLM-CPU, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
                f"{args.problems} problems x {args.n}, {args.max_running} running, {workload} cells " \
                f"({args.timeout_s:g} s timeout band)"
@@ -542,7 +586,7 @@ def main() -> None:
     ap.add_argument("--max_tokens_per_call", type=int, default=256)
     ap.add_argument("--skip_sim", action="store_true")
     ap.add_argument("--engine_cpus", default="", help="vllm: cores for vLLM's threads, e.g. 0 (default: all)")
-    ap.add_argument("--cell_cpus", default="", help="vllm: cores for the loop and its kernels, e.g. 1 (default: all)")
+    ap.add_argument("--cell_cpus", default="", help="vllm: cores for the kernels and the executor's threads, e.g. 1 (default: all)")
     ap.add_argument("--block_size", type=int, default=0,
                     help="vllm: KV-cache block size (default: VLLMEngine's; prefix caching reuses whole blocks only)")
     ap.add_argument("--max_kernels", type=int, default=0,

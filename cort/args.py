@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from cort import protocol
+from cort.cpus import parse_cpu_list
 from cort.errors import UsageError
 from cort.executor.config import SANDBOX_MODES, ExecutorConfig
 from cort.rollout import INTERPRETER_MODES, LOOP_MODES, RolloutConfig
@@ -77,6 +78,9 @@ class ToolArguments:
         "help": "on: each trajectory's interpreter is confined (writes only in its scratch folder, no network, "
                 "no signals out, process cap, scrubbed environment; what the machine cannot do is logged once); "
                 "off: not confined", "choices": list(SANDBOX_MODES)})
+    executor_cpus: str = field(default="", metadata={
+        "help": "CPU list (1, 2-7) for the interpreter's kernels and threads, away from the cores an engine computes "
+                "on (vLLM-CPU: VLLM_CPU_OMP_THREADS_BIND); empty: wherever this process runs"})
 
     def __post_init__(self) -> None:
         require_positive(self, "max_func_call", "max_tokens_per_call", "max_model_len", "func_call_timeout")
@@ -85,6 +89,11 @@ class ToolArguments:
         require_choice(self, "interpreter_mode", INTERPRETER_MODES)
         require_choice(self, "loop", LOOP_MODES)
         require_choice(self, "sandbox", SANDBOX_MODES)
+        if self.executor_cpus:
+            try:
+                parse_cpu_list(self.executor_cpus)
+            except ValueError as err:
+                require("executor_cpus", False, str(err))
 
 
 @dataclass
@@ -123,9 +132,12 @@ class EngineArguments:
         require_positive(self, "tensor_parallel_size", "batch_size")
 
 
+_EXECUTOR_ONLY = ("sandbox", "executor_cpus")  # ToolArguments the loop does not take
+
+
 def rollout_config(tool: ToolArguments, sampling: SamplingArguments | None = None, **overrides) -> RolloutConfig:
     """The loop's :class:`RolloutConfig` from the shared argument groups (``overrides`` win)."""
-    values = {f.name: getattr(tool, f.name) for f in fields(tool) if f.name != "sandbox"}
+    values = {f.name: getattr(tool, f.name) for f in fields(tool) if f.name not in _EXECUTOR_ONLY}
     if sampling is not None:
         values.update(temperature=sampling.temperature, top_p=sampling.top_p, seed=sampling.seed)
     values["func_call_timeout"] = float(values["func_call_timeout"])
@@ -134,5 +146,6 @@ def rollout_config(tool: ToolArguments, sampling: SamplingArguments | None = Non
 
 
 def executor_config(tool: ToolArguments, **overrides) -> ExecutorConfig:
-    """The interpreter's settings from the shared tool arguments (timeout, sandbox; ``overrides`` win)."""
-    return ExecutorConfig(**{"timeout": float(tool.func_call_timeout), "sandbox": tool.sandbox, **overrides})
+    """The interpreter's settings from the shared tool arguments (timeout, sandbox, CPUs; ``overrides`` win)."""
+    return ExecutorConfig(**{"timeout": float(tool.func_call_timeout), "sandbox": tool.sandbox,
+                             "cpus": tool.executor_cpus, **overrides})

@@ -6,6 +6,8 @@ import logging
 import os
 
 logger = logging.getLogger(__name__)
+# the CPUs this process could use before it pinned itself (an engine pinned here does not shrink the choice)
+_USABLE = frozenset(os.sched_getaffinity(0))
 
 
 def parse_cpu_list(spec: str) -> set[int]:
@@ -17,10 +19,16 @@ def parse_cpu_list(spec: str) -> set[int]:
         if not lo.isdigit() or not hi.isdigit() or int(hi) < int(lo):
             raise ValueError(f"{spec!r} is not a CPU list such as 0 or 1-3,5")
         cpus.update(range(int(lo), int(hi) + 1))
-    usable = os.sched_getaffinity(0)
+    usable = _USABLE | os.sched_getaffinity(0)
     if not cpus <= usable:
         raise ValueError(f"CPU {min(cpus - usable)} is not available here (usable: {sorted(usable)})")
     return cpus
+
+
+def pin_thread(cpus: set[int] | None) -> None:
+    """Move the calling thread (only it) onto ``cpus``; None or empty: leave it where it is."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
 
 
 def bind_compute_threads(cpus: set[int]) -> None:

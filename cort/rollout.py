@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from cort import original, protocol
+from cort.cpus import pin_thread
 from cort.engine import Engine, Generation, SamplingParams, streams
 from cort.executor import ExecutionResult, JupyterExecutor
 
@@ -362,7 +363,9 @@ def run_rollouts(
         logger.debug("%s cannot stream requests; the loop generates in batches", type(engine).__name__)
         mode = "batch"
     try:
-        with cf.ThreadPoolExecutor(max_workers=executor.config.max_kernels) as threads:
+        # the cells' threads (their messages to the kernels) go where the executor places its kernels
+        with cf.ThreadPoolExecutor(max_workers=executor.config.max_kernels, initializer=pin_thread,
+                                   initargs=(getattr(executor.config, "cpu_set", None),)) as threads:
             loop.threads = threads
             if mode == "continuous":
                 _run_continuous(loop, engine, trajs)

@@ -57,35 +57,23 @@ def _bench_module():
     return module
 
 
-def test_pin_tree_moves_a_process_and_its_children():
+def test_engine_clock_times_engine_calls_and_restores_the_engine():
+    from transformers import AutoTokenizer
+
+    from cort.models import default_model_dir
+    from cort.replay import ReplayEngine
+    from cort.rollout import RolloutConfig, run_rollouts
+
     bench = _bench_module()
-    cpus = sorted(os.sched_getaffinity(0))
-    child_code = ("import subprocess, sys, time; "
-                  "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
-                  "print('up', flush=True); time.sleep(30)")
-    parent = subprocess.Popen([sys.executable, "-c", child_code], stdout=subprocess.PIPE, text=True)
-    kids: list[int] = []
-    try:
-        assert parent.stdout.readline().strip() == "up"
-        kids += [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == parent.pid]
-        assert len(kids) == 1
-        assert bench.pin_tree(parent.pid, {cpus[-1]}) == 2
-        for pid in (parent.pid, kids[0]):
-            assert os.sched_getaffinity(pid) == {cpus[-1]}
-        assert bench.pin_tree(2 ** 22 + 7, {cpus[0]}) == 0  # a process that is gone: nothing, no error
-    finally:
-        for pid in kids:
-            os.kill(pid, 9)
-        parent.kill()
-        parent.wait()
-
-
-def _ppid(pid: str) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return -1
+    tok = AutoTokenizer.from_pretrained(default_model_dir())
+    engine = ReplayEngine(tok, {"Q: ": "one two three"}, seconds_per_token=0.01)
+    with bench.EngineClock(engine, None) as clock:
+        run_rollouts(engine, ["Q: "], RolloutConfig(loop="continuous", max_func_call=2, seed=0),
+                     executor=bench.DrawnCellTimes("quick", 1.0))
+    assert clock.calls >= 3 and 0.02 < clock.inside < 1.0  # one step per token, 10 ms each
+    assert "generate" not in vars(engine) and "step" not in vars(engine)  # the class's methods again
+    assert f"{clock.calls} engine calls" in clock.summary(clock.inside + 0.5)
+    assert clock.others >= 0.0
 
 
 def test_recorded_cells_replay_without_running_and_count_misses(executor):
@@ -93,6 +81,9 @@ def test_recorded_cells_replay_without_running_and_count_misses(executor):
     drawn = bench.DrawnCellTimes("quick", 5.0, executor=executor)
     first = drawn.run_program("print(6 * 7)", 5.0)
     assert first.output.strip() == "42" and set(drawn.programs) == {"print(6 * 7)"}
+    assert len(drawn.executed) == 1 and 0 < drawn.executed[0] < 5.0  # the executor's own time, timed
+    assert bench.execution_summary(drawn.executed).startswith("cells' own execution after the drawn delay: mean ")
+    assert bench.execution_summary([]) == "no cell executed"
     replay = bench.RecordedCells(drawn.programs, executor)
     assert replay.run_program("print(6 * 7)", 5.0) is first and replay.misses == 0
     assert replay.run_program("print(1 + 1)", 5.0).output.strip() == "2" and replay.misses == 1
@@ -127,11 +118,13 @@ def _recording(tmp_path, bench, **changes):
                                  max_running=2, max_func_call=4, max_tokens_per_call=64))()
     costs = dict(step_ms=2.0, seq_ms=0.5, prefill_ms=0.01)
     cfg = dict(max_func_call=4, max_tokens_per_call=64, func_call_timeout=0.5)
-    bench.write_recording(args, "heavy", cfg, costs, {"epoch": (1.0, 9, 3), "continuous": (0.8, 9, 3)}, trajs)
-    if changes:
-        import json
+    split = {"continuous": "3 engine calls, 0.5 s inside them"}
+    bench.write_recording(args, "heavy", cfg, costs, {"epoch": (1.0, 9, 3), "continuous": (0.8, 9, 3)}, trajs, split)
+    import json
 
-        rec = json.loads((tmp_path / "rec.json").read_text())
+    rec = json.loads((tmp_path / "rec.json").read_text())
+    assert rec["time_split"] == split  # where each row's time went, kept beside its wall time
+    if changes:
         rec.update(changes)
         (tmp_path / "rec.json").write_text(json.dumps(rec))
     return tmp_path / "rec.json"

@@ -247,6 +247,9 @@ def _kill_everything(kernels: set[int], groups: dict[int, str]) -> None:
 def serve() -> None:
     """Warm up, say ready, then fork a kernel for each request until stdin closes."""
     home = os.getcwd()
+    cpus = os.environ.pop("CORT_KERNEL_CPUS", "")
+    if cpus:  # before any import starts a thread: every kernel forked later runs there too
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
     confine.become_subreaper()
     _warm_imports(os.environ.pop("CORT_KERNEL_PRELOAD", ""), home)
     from ipykernel.kernelapp import IPKernelApp

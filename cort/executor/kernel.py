@@ -62,13 +62,18 @@ def template_env(config: ExecutorConfig, home: str) -> dict[str, str]:
     env["CORT_KERNEL_ARGV"] = json.dumps(KERNEL_ARGV)
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # ipykernel imports debugpy, which warns about frozen modules
     env["CORT_RUN_PID"] = str(os.getpid())  # names the run in /proc/PID/environ of the template and its kernels
+    if config.cpus:
+        env["CORT_KERNEL_CPUS"] = ",".join(map(str, sorted(config.cpu_set)))  # the kernels fork from there
     return env
 
 
 @functools.cache
-def _client_context() -> zmq.Context:
-    """One ZeroMQ context for our clients; they connect before the kernel binds, so retry every 5 ms (not 100)."""
+def _client_context(cpus: tuple[int, ...] = ()) -> zmq.Context:
+    """One ZeroMQ context for our clients per CPU placement (its I/O thread runs on ``cpus``, else anywhere);
+    they connect before the kernel binds, so retry every 5 ms (not 100)."""
     context = zmq.Context()
+    for cpu in cpus:  # before the first socket, which starts the I/O thread
+        context.set(zmq.THREAD_AFFINITY_CPU_ADD, cpu)
     context.setsockopt(zmq.RECONNECT_IVL, 5)
     context.setsockopt(zmq.LINGER, 0)
     return context
@@ -111,7 +116,7 @@ class Kernel:
             self._pidfd = os.pidfd_open(self.pid)
         except ProcessLookupError as err:
             raise RuntimeError("the kernel died as it started (see kernels.log)") from err
-        self.client = BlockingKernelClient(context=_client_context())
+        self.client = BlockingKernelClient(context=_client_context(tuple(sorted(self.config.cpu_set or ()))))
         self.client.load_connection_info(info)
         self.client.start_channels(stdin=False, hb=False)
         self._wait_ready(self.config.startup_timeout)

@@ -11,6 +11,7 @@ import tempfile
 import threading
 import weakref
 
+from cort.cpus import pin_thread
 from cort.executor import cgroup, confine
 from cort.executor.config import ExecutorConfig
 from cort.executor.kernel import Kernel, template_env
@@ -85,6 +86,7 @@ class KernelPool:
         return Kernel(self.config, self.home, self.zygote, self.cgroup_root)
 
     def _keep_warm(self) -> None:
+        pin_thread(self.config.cpu_set)
         while True:
             with self._cond:
                 while not self._closed and (
@@ -150,6 +152,7 @@ class KernelPool:
         self._to_reap.put(kernel)
 
     def _reap(self) -> None:
+        pin_thread(self.config.cpu_set)
         while True:
             kernel = self._to_reap.get()
             if kernel is None:
