@@ -24,7 +24,6 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
-import select
 import signal
 import struct
 import subprocess
@@ -32,6 +31,8 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+
+from cort.fds import wait_readable
 
 _HEADER = struct.Struct("!I")
 MAX_WORKERS = int(os.environ.get("CORT_GRADER_WORKERS", "4"))
@@ -79,7 +80,7 @@ class _Worker:
         fd, chunks, got = self.proc.stdout.fileno(), [], 0
         while got < size:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not wait_readable(fd, remaining):
                 self.kill()
                 raise GraderTimeout()
             chunk = os.read(fd, size - got)

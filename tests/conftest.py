@@ -19,6 +19,37 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def high_fds():
+    """Hold enough open descriptors that every new one is numbered above ``FD_SETSIZE`` (1024).
+
+    A process driving a couple of hundred kernels is in that state; ``select.select`` refuses such
+    descriptors. Yields the first free number; the soft limit is raised for the test if it must be.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 1400
+    if hard != resource.RLIM_INFINITY and hard < needed + 600:
+        pytest.skip(f"the descriptor limit ({hard}) is too low to pass 1024")
+    if soft != resource.RLIM_INFINITY and soft < needed + 600:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed + 600, hard))
+    held = []
+    try:
+        while True:
+            fd = os.open(os.devnull, os.O_RDONLY)
+            held.append(fd)
+            if fd >= needed:
+                break
+        probe = os.open(os.devnull, os.O_RDONLY)
+        os.close(probe)
+        yield probe
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 @pytest.fixture(scope="module")
 def executor():
     """A real kernel pool shared by a test module."""

@@ -4,6 +4,7 @@ import os
 import time
 
 import psutil
+import pytest
 
 from cort.executor import TIMEOUT_REPORT, ExecutorConfig, JupyterExecutor, PythonExecutor
 
@@ -196,3 +197,49 @@ def test_error_text_is_recognised(executor):
         assert is_error_text(s.run("import nosuchmodule").model_text())
         assert not is_error_text(s.run("print('No Error here')").model_text())
     assert is_error_text(TIMEOUT_REPORT) and not is_error_text("")
+
+
+def test_kernels_start_and_stop_when_descriptors_pass_1024(high_fds):
+    # A loop driving ~200 kernels holds over 1024 descriptors; select() refused those and every
+    # kernel started after that point failed ("filedescriptor out of range in select()").
+    assert high_fds > 1024
+    before = _descendants()
+    with JupyterExecutor(timeout=5, warm_kernels=1, max_kernels=3) as ex:
+        s = ex.open("many-fds")
+        assert s.run("x = 6 * 7\nprint(x)").output == "42\n"
+        assert ex.run_program("print(2 + 2)").output == "4\n"
+        res = s.run("import time\ntime.sleep(30)", timeout=1.0)
+        assert res.timed_out and s.run("print(x)").output == "42\n"
+        ex.close("many-fds")
+    assert _descendants() <= before  # its kernels are gone
+
+
+def test_kernels_start_when_the_client_context_holds_1020_sockets():
+    # ~204 live kernels hold 1020 client sockets in the one ZeroMQ context; its default cap
+    # (1023) stopped every kernel after that with "Too many open files".
+    import zmq
+
+    from cort.executor.kernel import _client_context
+
+    held = [_client_context(()).socket(zmq.DEALER) for _ in range(1020)]
+    try:
+        with JupyterExecutor(timeout=5, warm_kernels=0, max_kernels=2) as ex:
+            assert ex.run("crowded", "print(3 * 3)").output == "9\n"
+    finally:
+        for sock in held:
+            sock.close(0)
+
+
+def test_pool_raises_a_low_open_file_limit_for_its_kernels():
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 4000:
+        pytest.skip(f"hard open-file limit {hard} leaves nothing to raise")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        with JupyterExecutor(timeout=5, warm_kernels=0, max_kernels=250) as ex:
+            assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 8 * 250
+            assert ex.run_program("print(1)").output == "1\n"
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

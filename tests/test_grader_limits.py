@@ -163,3 +163,16 @@ def test_disagreement_report_refuses_bad_flags(argv, message, tmp_path, capsys):
     assert cli(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_grading_worker_answers_and_times_out_when_descriptors_pass_1024(high_fds):
+    assert high_fds > 1024
+    worker = deadline._Worker()  # its pipes are numbered above 1024
+    try:
+        assert worker.proc.stdout.fileno() > 1024
+        assert worker.call("equal", ("\\frac{1}{2}", "0.5"), 10.0) is True
+        with pytest.raises(deadline.GraderTimeout):
+            worker.call("equal", ("(10^{7})!", "5"), 1.0)
+        assert not worker.alive()
+    finally:
+        worker.close()

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import queue
-import select
 import shutil
 import signal
 import sys
@@ -33,6 +32,7 @@ from cort.executor.cgroup import PidsGroup
 from cort.executor.config import ExecutorConfig
 from cort.executor.result import TIMEOUT_REPORT, ExecutionResult, format_error
 from cort.executor.zygote import Zygote
+from cort.fds import wait_readable
 
 logger = logging.getLogger(__name__)
 KERNEL_ARGV = ["--colors=NoColor", "--HistoryManager.enabled=False"]
@@ -72,6 +72,8 @@ def _client_context(cpus: tuple[int, ...] = ()) -> zmq.Context:
     """One ZeroMQ context for our clients per CPU placement (its I/O thread runs on ``cpus``, else anywhere);
     they connect before the kernel binds, so retry every 5 ms (not 100)."""
     context = zmq.Context()
+    # 5 sockets per kernel client: the default cap (1023 per context) stopped new kernels at ~204
+    context.set(zmq.MAX_SOCKETS, context.get(zmq.SOCKET_LIMIT))
     for cpu in cpus:  # before the first socket, which starts the I/O thread
         context.set(zmq.THREAD_AFFINITY_CPU_ADD, cpu)
     context.setsockopt(zmq.RECONNECT_IVL, 5)
@@ -145,8 +147,7 @@ class Kernel:
         """True while the kernel process runs."""
         if self._pidfd is None:
             return False
-        ready, _, _ = select.select([self._pidfd], [], [], 0)
-        return not ready
+        return not wait_readable(self._pidfd, 0)
 
     def _signal(self, sig: int) -> None:
         if self._pidfd is not None:
@@ -181,7 +182,7 @@ class Kernel:
             self.client = None
         self._signal(signal.SIGKILL)
         if self._pidfd is not None:
-            select.select([self._pidfd], [], [], 5.0)
+            wait_readable(self._pidfd, 5.0)
             os.close(self._pidfd)
             self._pidfd = None
         with contextlib.suppress(OSError):

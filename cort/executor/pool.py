@@ -16,10 +16,12 @@ from cort.executor import cgroup, confine
 from cort.executor.config import ExecutorConfig
 from cort.executor.kernel import Kernel, template_env
 from cort.executor.zygote import Zygote
+from cort.fds import raise_open_file_limit
 
 logger = logging.getLogger(__name__)
 _LIVE_POOLS: weakref.WeakSet[KernelPool] = weakref.WeakSet()
 _REPORTED: set[str] = set()
+FILES_PER_KERNEL = 12  # measured ~8 per live kernel (its client's sockets and mailboxes, the pidfd), with room
 
 
 @atexit.register
@@ -54,6 +56,10 @@ class KernelPool:
 
     def __init__(self, config: ExecutorConfig):
         self.config = config
+        limit = raise_open_file_limit(FILES_PER_KERNEL * config.max_kernels + 512)
+        if limit < FILES_PER_KERNEL * config.max_kernels:
+            logger.warning("open-file limit %d: fewer than %d kernels can run at once (max_kernels %d); "
+                           "raise it with ulimit -n", limit, limit // FILES_PER_KERNEL, config.max_kernels)
         self.home = tempfile.mkdtemp(prefix="cort-exec-", dir=config.scratch_root)
         self.cgroup_root = cgroup.pids_root() if config.sandbox != "off" else None
         if self.cgroup_root:

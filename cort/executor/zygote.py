@@ -12,12 +12,13 @@ import contextlib
 import json
 import logging
 import os
-import select
 import subprocess
 import sys
 import threading
 import time
 from typing import IO
+
+from cort.fds import wait_readable
 
 logger = logging.getLogger(__name__)
 _TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel_main.py")
@@ -63,8 +64,7 @@ class Zygote:
             if remaining <= 0:
                 self._stop()
                 return {"error": f"no answer from the kernel template in {timeout:.0f} s"}
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
+            if not wait_readable(fd, remaining):
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
