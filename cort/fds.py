@@ -24,14 +24,18 @@ def wait_readable(fd: int, timeout: float | None) -> bool:
 def raise_open_file_limit(needed: int) -> int:
     """Raise this process's soft limit on open files to at least ``needed`` (up to the hard limit).
 
-    Returns the soft limit now in force. Each kernel a session holds costs its client ~8
-    descriptors (ZeroMQ sockets, their mailboxes, the pidfd), so a few hundred kernels pass the
-    common default of 1024.
+    Returns the soft limit now in force (unchanged where the system refuses the change). Each
+    kernel a session holds costs its client ~8 descriptors (ZeroMQ sockets, their mailboxes, the
+    pidfd), so a few hundred kernels pass the common default of 1024.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= needed:
         return soft
     target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    if target > soft:
+    if target <= soft:
+        return soft
+    try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):  # a container that forbids it: the caller warns with the old limit
+        return soft
     return target

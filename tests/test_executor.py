@@ -243,3 +243,26 @@ def test_pool_raises_a_low_open_file_limit_for_its_kernels():
             assert ex.run_program("print(1)").output == "1\n"
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_pool_warns_when_the_open_file_limit_cannot_be_raised(monkeypatch, caplog):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 1024:
+        pytest.skip(f"hard open-file limit {hard} leaves nothing to raise")
+    set_limit = resource.setrlimit
+    set_limit(resource.RLIMIT_NOFILE, (1024, hard))
+
+    def refuse(*_):
+        raise ValueError("not allowed here")
+
+    try:
+        monkeypatch.setattr(resource, "setrlimit", refuse)  # as in a container that forbids raising it
+        with caplog.at_level("WARNING", logger="cort.executor.pool"), \
+                JupyterExecutor(timeout=5, warm_kernels=0, max_kernels=250) as ex:
+            assert ex.run_program("print(5)").output == "5\n"  # the pool still works
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == 1024
+    finally:
+        set_limit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert any("open-file limit" in r.getMessage() and "ulimit -n" in r.getMessage() for r in caplog.records)

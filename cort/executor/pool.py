@@ -58,7 +58,7 @@ class KernelPool:
         self.config = config
         limit = raise_open_file_limit(FILES_PER_KERNEL * config.max_kernels + 512)
         if limit < FILES_PER_KERNEL * config.max_kernels:
-            logger.warning("open-file limit %d: fewer than %d kernels can run at once (max_kernels %d); "
+            logger.warning("open-file limit %d: about %d kernels can be live at once, not max_kernels=%d; "
                            "raise it with ulimit -n", limit, limit // FILES_PER_KERNEL, config.max_kernels)
         self.home = tempfile.mkdtemp(prefix="cort-exec-", dir=config.scratch_root)
         self.cgroup_root = cgroup.pids_root() if config.sandbox != "off" else None
