@@ -1,9 +1,10 @@
 """A ``pids`` cgroup per interpreter: a cap on its processes, and a way to end every one of them.
 
-Works with cgroup v2 (``/sys/fs/cgroup`` with the ``pids`` controller) or the v1 ``pids`` hierarchy
-when the folder is writable (root, or a delegated subtree). The interpreter joins its group itself,
-before it runs model code; a process never leaves it (the sandbox forbids writes to ``/sys``), so
-double-forked or re-parented processes are found and killed with the session.
+Works with cgroup v2 (``/sys/fs/cgroup`` with the ``pids`` controller enabled for this process's group's
+children) or the v1 ``pids`` hierarchy when the folder is writable (root, or a delegated subtree); which one
+is found by making a capped group once (:func:`pids_root`), so a machine that offers neither runs without.
+The interpreter joins its group itself, before it runs model code; a process never leaves it (the sandbox
+forbids writes to ``/sys``), so double-forked or re-parented processes are found and killed with the session.
 """
 
 from __future__ import annotations
@@ -29,13 +30,38 @@ def _v2_has_pids(root: str) -> bool:
 
 
 def pids_root() -> str | None:
-    """A writable folder where per-session ``pids`` cgroups can be made, or None."""
+    """A folder where per-session ``pids`` cgroups can be made and capped, or None.
+
+    On cgroup v2 a child group has ``pids.max`` only when ``pids`` is on in its parent's
+    ``cgroup.subtree_control`` (a VM or container may offer the controller at the top without
+    enabling it for this process's group: the group can be made, its cap cannot be written); the
+    answer is checked by making one capped group and removing it.
+    """
     if _v2_has_pids(_V2_ROOT):
         base = _v2_base()
-        return base if base and os.access(base, os.W_OK) else None
-    if os.path.isfile(os.path.join(_V1_ROOT, "pids.max")) or os.path.isdir(_V1_ROOT):
-        return _V1_ROOT if os.access(_V1_ROOT, os.W_OK) else None
-    return None
+        root = base if base and _v2_enables_pids_below(base) else None
+    else:
+        root = _V1_ROOT if os.path.isdir(_V1_ROOT) else None
+    return root if root is not None and _can_cap(root) else None
+
+
+def _v2_enables_pids_below(base: str) -> bool:
+    """Whether groups made below ``base`` get the ``pids`` controller (on in its ``cgroup.subtree_control``)."""
+    try:
+        with open(os.path.join(base, "cgroup.subtree_control")) as fh:
+            return "pids" in fh.read().split()
+    except OSError:
+        return False
+
+
+def _can_cap(root: str) -> bool:
+    """Make a throwaway group with a process cap under ``root`` and remove it: whether this machine allows it."""
+    try:
+        PidsGroup(root, 1).destroy()
+    except OSError as err:
+        logger.debug("no pids cgroups under %s: %s", root, err)
+        return False
+    return True
 
 
 def _v2_base() -> str | None:
@@ -55,8 +81,13 @@ class PidsGroup:
         self.path = os.path.join(root, f"cort-{os.getpid()}-{uuid.uuid4().hex[:10]}")
         os.mkdir(self.path)
         if max_processes > 0:
-            with open(os.path.join(self.path, "pids.max"), "w") as fh:
-                fh.write(str(max_processes))
+            try:
+                with open(os.path.join(self.path, "pids.max"), "w") as fh:
+                    fh.write(str(max_processes))
+            except OSError:  # no cap here: leave no empty group behind
+                with contextlib.suppress(OSError):
+                    os.rmdir(self.path)
+                raise
 
     @property
     def procs_file(self) -> str:

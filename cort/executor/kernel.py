@@ -93,12 +93,13 @@ class Kernel:
         self.root = root
         self.zygote = zygote
         self.workdir = tempfile.mkdtemp(prefix="s-", dir=root)
-        self.group = PidsGroup(cgroup_root, config.max_processes) if cgroup_root else None
+        self.group: PidsGroup | None = None
         self.pid: int | None = None
         self._pidfd: int | None = None
         self.client: BlockingKernelClient | None = None
         self._starts = 0
         try:
+            self.group = PidsGroup(cgroup_root, config.max_processes) if cgroup_root else None
             self._start()
             self._preload()
         except BaseException:
