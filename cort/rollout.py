@@ -18,10 +18,11 @@ same round instead of using up a call.
 Scheduling (``loop``) changes when work happens, never what a trajectory contains (each
 generate call has its own seed, from the trajectory's index and position):
 
-- ``continuous`` (default): with a streaming engine (:class:`cort.engine.StreamingEngine`)
-  every trajectory is its own engine request; when one stops at a cell, the cell runs while
-  every other request keeps generating, and its continuation is submitted the moment the cell
-  returns. Engines that only generate in batches (``hf``) use ``batch``.
+- ``continuous`` (default): with a streaming engine (:class:`cort.engine.StreamingEngine`: vLLM,
+  the transformers engine, the replay engine) every trajectory is its own engine request; when
+  one stops at a cell, the cell runs while every other request keeps generating, and its
+  continuation is submitted the moment the cell returns. An engine that only generates in
+  batches falls back to ``batch``.
 - ``batch``: ready trajectories are generated together in one ``generate`` call; cells that
   finish during it join the next call.
 - ``epoch``: the original's epoch-synchronous rounds: all generate, then all cells run, and

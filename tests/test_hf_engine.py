@@ -72,3 +72,91 @@ def test_nucleus_sampling_keeps_transformers_support_and_frequencies():
             counts[_sample(logits, 0.7, 0.9, gen, candidates=candidates)[0]] += 1
         assert set(torch.nonzero(counts).flatten().tolist()) <= set(torch.nonzero(expected).flatten().tolist())
         assert (counts / 6000 - expected).abs().max() < 0.02
+
+
+def _alone(engine, prompt, params):
+    return engine.generate([prompt], [params])[0]
+
+
+def _drain(engine) -> dict:
+    done = {}
+    while engine.has_unfinished():
+        done.update(engine.step())
+    return done
+
+
+def test_requests_joining_a_running_batch_get_the_tokens_they_get_alone(hf_engine, tokenizer):
+    """Continuous batching: newcomers (longer and shorter than the running cache) are spliced in between
+    steps, rows with other sampling settings share the steps, and a row's tokens do not change."""
+    short = _chat(tokenizer, "Hi.")
+    long_ = _chat(tokenizer, "Explain, in several careful sentences, why the sum of two even numbers is even, "
+                             "and give three worked examples with small numbers.")
+    mid = _chat(tokenizer, "What is the capital of France?")
+    params = {"a": SamplingParams(0.8, 0.95, 40, [], 7), "b": SamplingParams(0.8, 0.95, 30, [], 8),
+              "c": SamplingParams(0.0, 1.0, 12, [], 9), "d": SamplingParams(1.0, 0.9, 20, ["."], 10)}
+    prompts = {"a": short, "b": long_, "c": mid, "d": mid}
+    hf_engine.add_request("a", short, params["a"])
+    done = {}
+    for _ in range(6):
+        done.update(hf_engine.step())
+    assert len(hf_engine._stream.rows) == 1
+    hf_engine.add_request("b", long_, params["b"])  # its prompt is longer than a's context so far
+    hf_engine.add_request("c", mid, params["c"])
+    done.update(hf_engine.step())
+    assert [r.request_id for r in hf_engine._stream.rows] == ["a", "b", "c"]
+    for _ in range(3):
+        done.update(hf_engine.step())
+    hf_engine.add_request("d", mid, params["d"])
+    done.update(_drain(hf_engine))
+    assert sorted(done) == ["a", "b", "c", "d"] and hf_engine._stream.cache is None
+    for key, gen in done.items():
+        ref = _alone(hf_engine, prompts[key], params[key])
+        assert gen.token_ids == ref.token_ids, key
+        assert gen.finish_reason == ref.finish_reason and gen.stop_reason == ref.stop_reason
+        assert gen.logprobs == pytest.approx(ref.logprobs, abs=1e-3)
+    assert done["d"].stop_reason == "." or done["d"].finish_reason == "length"
+
+
+def test_batch_size_caps_the_running_requests_and_abort_drops_one(hf_engine, tokenizer):
+    from infer.engines.hf import HFEngine
+
+    engine = HFEngine(model=hf_engine.model, tokenizer=tokenizer, batch_size=2)
+    prompts = [_chat(tokenizer, q) for q in QUESTIONS + ["Count to five."]]
+    params = [SamplingParams(0.7, 0.95, 16 + 4 * i, [], 20 + i) for i in range(len(prompts))]
+    for i, (p, sp) in enumerate(zip(prompts, params)):
+        engine.add_request(str(i), p, sp)
+    engine.step()
+    assert len(engine._stream.rows) == 2 and len(engine._stream.waiting) == 2
+    engine.abort(["0"])
+    assert [r.request_id for r in engine._stream.rows] == ["1"]
+    done = _drain(engine)
+    assert sorted(done) == ["1", "2", "3"] and not engine.has_unfinished()
+    for key, gen in done.items():
+        assert gen.token_ids == _alone(engine, prompts[int(key)], params[int(key)]).token_ids
+    together = engine.generate(prompts, params)  # generate: four prompts through two rows
+    assert [g.token_ids for g in together] == [_alone(engine, p, sp).token_ids for p, sp in zip(prompts, params)]
+
+
+def test_a_model_with_sliding_window_layers_admits_only_into_an_empty_batch(tokenizer):
+    """Layers that are not plain growing caches cannot be spliced: newcomers wait for the batch to empty."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from infer.engines.hf import HFEngine
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, use_sliding_window=True, sliding_window=8,
+                         layer_types=["sliding_attention", "full_attention"], max_position_embeddings=256)
+    engine = HFEngine(model=Qwen2ForCausalLM(config), tokenizer=tokenizer, batch_size=4)
+    assert not engine.splices
+    prompts = [_chat(tokenizer, q) for q in QUESTIONS]
+    params = [SamplingParams(0.9, 0.95, 10, [], 40 + i) for i in range(len(prompts))]
+    engine.add_request("0", prompts[0], params[0])
+    engine.step()
+    engine.add_request("1", prompts[1], params[1])
+    engine.add_request("2", prompts[2], params[2])
+    engine.step()
+    assert [r.request_id for r in engine._stream.rows] == ["0"]  # the newcomers wait
+    done = _drain(engine)
+    for key, gen in done.items():
+        assert gen.token_ids == _alone(engine, prompts[int(key)], params[int(key)]).token_ids

@@ -207,3 +207,29 @@ def test_continuous_and_epoch_synchronous_loops_give_identical_trajectories(toke
     assert records["continuous"] == records["epoch"] == records["batch"]
     assert records["continuous seeds"] == records["epoch seeds"]
     assert sum(r[2] for r in records["epoch"]) >= 10  # the workload did run cells
+
+
+@pytest.mark.slow
+def test_real_model_continuous_loop_gives_the_epoch_loops_trajectories(hf_engine, tokenizer, executor):
+    """The transformers engine streams: trajectories resume mid-batch when their cells return, and the
+    records (tokens, log-probs, outputs, counters) are those of the epoch-synchronous and batch loops."""
+    from cort.engine import streams
+
+    assert streams(hf_engine)
+    prompts = []
+    for a, b in [(123, 456), (7, 89), (31, 4), (250, 12)]:
+        chat = tokenizer.apply_chat_template([{"role": "user", "content": f"What is {a}*{b}? Use python."}],
+                                             tokenize=False, add_generation_prompt=True)
+        prompts.append(chat + f"I will use python.\n```python\nprint({a}*{b})\n")
+    records = {}
+    for loop in ("epoch", "batch", "continuous"):
+        cfg = _cfg(loop=loop, max_func_call=4, max_tokens_per_call=40, max_model_len=1024, temperature=0.8,
+                   seed=5, interpreter_mode="kernel")
+        trajs = run_rollouts(hf_engine, prompts, cfg, executor=executor)
+        records[loop] = [([(s.role, s.text, s.token_ids) for s in t.segments], t.rounds, t.code_calls,
+                          t.finish_reason) for t in trajs]
+        records[loop + " logprobs"] = [lp for t in trajs for s in t.segments if s.role == MODEL for lp in s.logprobs]
+    assert records["continuous"] == records["epoch"] == records["batch"]
+    assert records["continuous logprobs"] == pytest.approx(records["epoch logprobs"], abs=1e-3)
+    assert sum(r[2] for r in records["epoch"]) >= 4  # every trajectory ran its cell
+    assert not hf_engine.has_unfinished()

@@ -1,17 +1,25 @@
-"""Hugging Face transformers engine: batched decoding with left padding and stop strings.
+"""Hugging Face transformers engine: its own continuous batching over one left-padded KV cache.
 
 Runs on CPU (float32) or GPU (bfloat16). The decoding loop is the engine's own (the model's
-forward with a ``DynamicCache``): rows leave the batch when they end, and each row samples
-from its own seeded generator. Per-token log-probabilities come from the model's raw
-distribution (before temperature and top-p), one ``batch x vocab`` row set per step.
+forward with a ``DynamicCache``): requests join the running batch between decoding steps (the
+newcomers' prompts are prefilled together, then spliced into the running cache, both left-padded
+to one length) and leave it the moment they end (end of sequence, a stop string, their token
+budget). Each request samples from its own seeded generator, so its tokens do not depend on which
+others share its steps. One loop serves both interfaces of :mod:`cort.engine`: ``generate`` (a
+list of prompts, at most ``batch_size`` decoding at once) and ``add_request``/``step`` (the tool
+loop's continuous mode, :class:`cort.engine.StreamingEngine`). Per-token log-probabilities come
+from the model's raw distribution (before temperature and top-p).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from cort.engine import Generation, SamplingParams
 
@@ -42,8 +50,151 @@ def _sample(logits: torch.Tensor, temperature: float, top_p: float,
     return index.gather(1, picks[:, None]).squeeze(1)
 
 
+def _left_pad(t: torch.Tensor, length: int, dim: int) -> torch.Tensor:
+    """``t`` with zeros put before its entries along ``dim`` up to ``length``."""
+    missing = length - t.shape[dim]
+    if missing <= 0:
+        return t
+    pad = [0, 0] * (t.dim() - 1 - dim % t.dim()) + [missing, 0]
+    return F.pad(t, pad)
+
+
+@dataclass
+class _Row:
+    """One request in the running batch: its settings, random stream and what it generated so far."""
+
+    request_id: str
+    params: SamplingParams
+    generator: torch.Generator
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+
+
+class _Batch:
+    """Requests decoding together as the rows of one left-padded KV cache, joining and leaving between steps."""
+
+    def __init__(self, engine: HFEngine, max_running: int):
+        self.engine = engine
+        self.max_running = max_running
+        self.waiting: deque[tuple[str, list[int], SamplingParams]] = deque()
+        self.rows: list[_Row] = []
+        self.cache: DynamicCache | None = None
+        self.mask: torch.Tensor | None = None  # [rows, cached tokens]: 1 on real tokens, 0 on left padding
+        self.positions: torch.Tensor | None = None  # [rows, 1]: position of each row's last token
+        self.last: torch.Tensor | None = None  # [rows]: each row's last sampled token, the next step's input
+
+    @property
+    def busy(self) -> bool:
+        """Whether any request waits or runs."""
+        return bool(self.waiting or self.rows)
+
+    def add(self, request_id: str, prompt_ids: list[int], params: SamplingParams) -> None:
+        """Queue a request; it joins at a coming :meth:`step`."""
+        if not prompt_ids:
+            raise ValueError(f"request {request_id!r}: empty prompt")
+        self.waiting.append((request_id, list(prompt_ids), params))
+
+    def step(self) -> list[tuple[str, Generation]]:
+        """One decoding step for the running rows, then newcomers join; the requests that ended."""
+        done = []
+        if self.rows:
+            self._decode()
+            done += self._retire(0)
+        free = self.max_running - len(self.rows)
+        if self.waiting and free > 0 and (not self.rows or self.engine.splices):
+            before = len(self.rows)
+            self._join([self.waiting.popleft() for _ in range(min(free, len(self.waiting)))])
+            done += self._retire(before)
+        return done
+
+    def abort(self, request_ids: list[str]) -> None:
+        """Drop the named requests, waiting or running."""
+        gone = set(request_ids)
+        self.waiting = deque(w for w in self.waiting if w[0] not in gone)
+        if any(r.request_id in gone for r in self.rows):
+            self._keep([b for b, r in enumerate(self.rows) if r.request_id not in gone])
+
+    def _decode(self) -> None:
+        """Every running row gets its next token."""
+        mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
+        positions = self.positions + 1
+        logits = self.engine._forward(self.last[:, None], mask, positions, self.cache)
+        self.mask, self.positions = mask, positions
+        self.last = self._sample(logits, self.rows)
+
+    def _join(self, joiners: list[tuple[str, list[int], SamplingParams]]) -> None:
+        """Prefill the newcomers together, sample their first tokens and splice them into the running batch."""
+        engine = self.engine
+        width = max(len(ids) for _, ids, _ in joiners)
+        pad = engine.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(p)) + p for _, p, _ in joiners], device=engine.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for _, p, _ in joiners], device=engine.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=engine.model.config)
+        logits = engine._forward(ids, mask, positions, cache)
+        rows = [_Row(request_id, params, engine._generator(params.seed)) for request_id, _, params in joiners]
+        tokens = self._sample(logits, rows)
+        if not self.rows:
+            self.cache, self.mask, self.positions, self.last = cache, mask, positions[:, -1:], tokens
+        else:
+            length = max(self.mask.shape[1], width)
+            for old, new in zip(self.cache.layers, cache.layers):
+                if old.keys is None and new.keys is None:
+                    continue  # a layer that keeps no states of its own
+                old.keys = torch.cat([_left_pad(old.keys, length, -2), _left_pad(new.keys, length, -2)])
+                old.values = torch.cat([_left_pad(old.values, length, -2), _left_pad(new.values, length, -2)])
+            self.mask = torch.cat([_left_pad(self.mask, length, 1), _left_pad(mask, length, 1)])
+            self.positions = torch.cat([self.positions, positions[:, -1:]])
+            self.last = torch.cat([self.last, tokens])
+        self.rows += rows
+
+    def _sample(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
+        """Each row's next token (rows sharing sampling settings drawn together), recorded on the row."""
+        groups: dict[tuple[float, float], list[int]] = defaultdict(list)
+        for b, row in enumerate(rows):
+            groups[(row.params.temperature, row.params.top_p)].append(b)
+        if len(groups) == 1:
+            (temperature, top_p), = groups
+            tokens = _sample(logits, temperature, top_p, [r.generator for r in rows])
+        else:
+            tokens = torch.empty(len(rows), dtype=torch.long, device=logits.device)
+            for (temperature, top_p), members in groups.items():
+                index = torch.tensor(members, device=logits.device)
+                tokens[index] = _sample(logits[index], temperature, top_p, [rows[b].generator for b in members])
+        logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None]).squeeze(1).tolist()
+        for row, tok, lp in zip(rows, tokens.tolist(), logprobs):
+            row.token_ids.append(tok)
+            row.logprobs.append(lp)
+        return tokens
+
+    def _retire(self, start: int) -> list[tuple[str, Generation]]:
+        """Rows from ``start`` on that ended with their last token leave the batch, as finished generations."""
+        ended = {b for b in range(start, len(self.rows)) if self.engine._ended(self.rows[b])}
+        if not ended:
+            return []
+        done = [(self.rows[b].request_id, self.engine._finish_row(self.rows[b])) for b in sorted(ended)]
+        self._keep([b for b in range(len(self.rows)) if b not in ended])
+        return done
+
+    def _keep(self, keep: list[int]) -> None:
+        """Keep only these rows, and drop the left padding that every remaining row has."""
+        if not keep:
+            self.rows, self.cache, self.mask, self.positions, self.last = [], None, None, None, None
+            return
+        index = torch.tensor(keep, device=self.mask.device)
+        self.cache.batch_select_indices(index)
+        self.mask, self.positions, self.last = self.mask[index], self.positions[index], self.last[index]
+        self.rows = [self.rows[b] for b in keep]
+        lead = int(self.mask.argmax(dim=1).min())  # padding before every row's first real token
+        if lead and self.engine.splices:
+            self.mask = self.mask[:, lead:]
+            for layer in self.cache.layers:
+                if layer.keys is not None:
+                    layer.keys, layer.values = layer.keys[..., lead:, :], layer.values[..., lead:, :]
+
+
 class HFEngine:
-    """:class:`cort.engine.Engine` over a ``transformers`` causal LM, decoded by its own batched loop."""
+    """:class:`cort.engine.Engine` and :class:`cort.engine.StreamingEngine` over a ``transformers`` causal LM."""
 
     def __init__(self, model_name_or_path: str | None = None, device: str | None = None,
                  dtype: torch.dtype | None = None, batch_size: int = 16, model=None, tokenizer=None):
@@ -63,6 +214,15 @@ class HFEngine:
         eos = self.model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos]
         self.eos_ids = {e for e in eos + [self.tokenizer.eos_token_id] if e is not None}
+        # Requests join a running batch only where every cache layer is a plain growing one (full attention);
+        # elsewhere (sliding windows, linear attention) they wait until the batch is empty.
+        self.splices = all(type(layer) is DynamicLayer for layer in DynamicCache(config=self.model.config).layers)
+        self._stream = _Batch(self, batch_size)
+
+    @property
+    def max_running(self) -> int:
+        """How many requests decode at once (``batch_size``)."""
+        return self.batch_size
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (special-token strings in it are parsed; none are added)."""
@@ -72,69 +232,50 @@ class HFEngine:
         """Text of ``token_ids``."""
         return self.tokenizer.decode(token_ids, skip_special_tokens=False)
 
+    @torch.no_grad()
     def generate(self, prompts: list[list[int]], params: list[SamplingParams]) -> list[Generation]:
-        """Generate for every prompt; prompts sharing sampling settings are batched."""
+        """Generate for every prompt, at most ``batch_size`` at once; a prompt joins as soon as a row ends."""
+        batch = _Batch(self, self.batch_size)
+        for i in sorted(range(len(prompts)), key=lambda i: len(prompts[i])):  # similar lengths pad less
+            batch.add(str(i), prompts[i], params[i])
         results: list[Generation | None] = [None] * len(prompts)
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, p in enumerate(params):
-            groups[(p.temperature, p.top_p, tuple(p.stop))].append(i)
-        for indices in groups.values():
-            indices.sort(key=lambda i: len(prompts[i]))
-            for k in range(0, len(indices), self.batch_size):
-                chunk = indices[k:k + self.batch_size]
-                gens = self._generate_batch([prompts[i] for i in chunk], [params[i] for i in chunk])
-                for i, gen in zip(chunk, gens):
-                    results[i] = gen
+        while batch.busy:
+            for request_id, gen in batch.step():
+                results[int(request_id)] = gen
         return results  # type: ignore[return-value]
 
-    @torch.no_grad()
-    def _generate_batch(self, prompts: list[list[int]], params: list[SamplingParams]) -> list[Generation]:
-        """Decode one batch step by step; a row leaves the batch the moment it ends.
+    def add_request(self, request_id: str, prompt_ids: list[int], params: SamplingParams) -> None:
+        """Queue one request; it joins the running batch at a coming :meth:`step`."""
+        self._stream.add(request_id, prompt_ids, params)
 
-        Every row samples from its own ``torch.Generator`` seeded with its call's seed, so a
-        row's tokens do not depend on which other rows share the batch; rows that hit the end
-        of sequence, a stop string or their own token budget are dropped from the KV cache, so
-        the batch costs as many steps as its rows need, not its longest row for all of them.
-        """
-        first = params[0]
-        width = max(len(p) for p in prompts)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        generators = [self._generator(p.seed) for p in params]
-        tail = max((len(s) for s in first.stop), default=0) + 2  # tokens that can hold a stop string
-        out_ids: list[list[int]] = [[] for _ in prompts]
-        out_logprobs: list[list[float]] = [[] for _ in prompts]
-        alive = list(range(len(prompts)))  # original row of each batch row
-        cache = DynamicCache(config=self.model.config)
-        step_ids, step_positions = ids, positions
-        while True:
-            logits = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_positions,
-                                past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1, :].float()
-            tokens = _sample(logits, first.temperature, first.top_p, [generators[r] for r in alive])
-            logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None]).squeeze(1).tolist()
-            keep = []
-            for b, (r, tok) in enumerate(zip(alive, tokens.tolist())):
-                out_ids[r].append(tok)
-                out_logprobs[r].append(logprobs[b])
-                ended = tok in self.eos_ids or len(out_ids[r]) >= params[r].max_tokens
-                if not ended and first.stop:
-                    text = self.decode(out_ids[r][-tail:])
-                    ended = any(s in text for s in first.stop)
-                if not ended:
-                    keep.append(b)
-            if not keep:
-                break
-            last = step_positions[:, -1:]
-            if len(keep) < len(alive):
-                index = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(index)
-                mask, tokens, last = mask[index], tokens[index], last[index]
-                alive = [alive[b] for b in keep]
-            mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
-            step_ids, step_positions = tokens[:, None], last + 1
-        return [self._finish_row(out_ids[r], out_logprobs[r], params[r]) for r in range(len(prompts))]
+    @torch.no_grad()
+    def step(self) -> list[tuple[str, Generation]]:
+        """One decoding step of the running requests (newcomers join after it); the requests that ended."""
+        return self._stream.step()
+
+    def has_unfinished(self) -> bool:
+        """Whether any request is queued or running."""
+        return self._stream.busy
+
+    def abort(self, request_ids: list[str]) -> None:
+        """Drop queued or running requests."""
+        self._stream.abort(request_ids)
+
+    def _forward(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
+                 cache: DynamicCache) -> torch.Tensor:
+        """Logits of each row's last position (float32), the cache extended by ``ids``."""
+        return self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                          use_cache=True, logits_to_keep=1).logits[:, -1, :].float()
+
+    def _ended(self, row: _Row) -> bool:
+        """Whether the row's last token ended it: end of sequence, its token budget, or a stop string."""
+        if row.token_ids[-1] in self.eos_ids or len(row.token_ids) >= row.params.max_tokens:
+            return True
+        if not row.params.stop:
+            return False
+        tail = max(len(s) for s in row.params.stop) + 2  # tokens that can hold a stop string
+        text = self.decode(row.token_ids[-tail:])
+        return any(s in text for s in row.params.stop)
 
     def _generator(self, seed: int | None) -> torch.Generator:
         """A row's own random stream: its call's seed, else a draw from torch's global generator."""
@@ -142,8 +283,9 @@ class HFEngine:
             seed = int(torch.randint(0, 2 ** 62, (1,)).item())
         return torch.Generator(device=self.device).manual_seed(seed)
 
-    def _finish_row(self, ids: list[int], logprobs: list[float], p: SamplingParams) -> Generation:
+    def _finish_row(self, row: _Row) -> Generation:
         """Cut one row at its end of sequence, first stop string or token budget."""
+        ids, p = row.token_ids, row.params
         finish, stop_reason, end = "length", None, len(ids)
         for j, tok in enumerate(ids):
             if tok in self.eos_ids:
@@ -154,7 +296,7 @@ class HFEngine:
             end, finish, stop_reason = cut[0], "stop", cut[1]
         if end > p.max_tokens:
             end, finish, stop_reason = p.max_tokens, "length", None
-        ids, logprobs = ids[:end], logprobs[:end]
+        ids, logprobs = ids[:end], row.logprobs[:end]
         text_ids = [t for t in ids if t not in self.eos_ids]
         return Generation(self.decode(text_ids), ids, float(sum(logprobs)), finish, stop_reason, logprobs)
 
