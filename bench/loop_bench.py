@@ -463,10 +463,17 @@ def engine_label(engine) -> str:
 
 
 def start_cold(engine) -> None:
-    """Empty vLLM's prefix cache, so that every row starts cold (the KV cache holds a whole run); the
-    transformers engine keeps no cache between requests."""
+    """Empty the engine's prefix cache (vLLM's, or the KV the transformers engine keeps for continuations),
+    so that every row starts cold."""
     if hasattr(engine, "llm"):
         engine.llm.reset_prefix_cache()
+    else:
+        engine.reset_prefix_cache()
+
+
+def prefilled(engine) -> int | None:
+    """Prompt tokens the engine computed so far (the transformers engine counts them; vLLM: None)."""
+    return getattr(engine, "prefilled_tokens", None)
 
 
 def floor_row(engine, lengths: list[tuple[list[int], int]]) -> tuple[float, int, int]:
@@ -522,11 +529,14 @@ def engine_rows(args) -> list[tuple]:
             for loop in LOOPS:
                 interp = DrawnCellTimes(workload, args.timeout_s, executor=ex)
                 start_cold(engine)
+                before = prefilled(engine)
                 with EngineClock(engine, engine_cpus) as clock:
                     wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop=loop, **cfg),
                                         executor=interp)
                 results[loop] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
                 split[loop] = f"{clock.summary(wall)}; {execution_summary(interp.executed)}"
+                if before is not None:
+                    split[loop] += f"; {prefilled(engine) - before} prompt tokens prefilled"
                 print(f"{workload} {loop}: {wall:.1f} s, {results[loop][1]} tokens, {results[loop][2]} cells; "
                       f"{split[loop]}", file=sys.stderr, flush=True)
                 if loop == "continuous":
@@ -534,11 +544,14 @@ def engine_rows(args) -> list[tuple]:
                     recorded, recording = interp.programs, trajs
             replay = RecordedCells(recorded, ex)
             start_cold(engine)
+            before = prefilled(engine)
             with EngineClock(engine, engine_cpus) as clock:
                 wall, trajs = timed(run_rollouts, engine, prompts, RolloutConfig(loop="continuous", **cfg),
                                     executor=replay)
             results["zero_cells"] = (wall, sum(t.model_tokens for t in trajs), sum(t.code_calls for t in trajs))
             split["zero_cells"] = clock.summary(wall)
+            if before is not None:
+                split["zero_cells"] += f"; {prefilled(engine) - before} prompt tokens prefilled"
             print(f"{workload} zero-time cells: {wall:.1f} s, {results['zero_cells'][1]} tokens, "
                   f"{replay.misses} programs not recorded; {split['zero_cells']}", file=sys.stderr, flush=True)
         results["floor"] = floor_row(engine, lengths)

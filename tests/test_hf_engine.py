@@ -160,3 +160,60 @@ def test_a_model_with_sliding_window_layers_admits_only_into_an_empty_batch(toke
     done = _drain(engine)
     for key, gen in done.items():
         assert gen.token_ids == _alone(engine, prompts[int(key)], params[int(key)]).token_ids
+
+
+def _stopped_request(engine, tokenizer, question="Write a long story about a sailor and the sea."):
+    """A prompt, and a greedy request on it that ends at a stop string (a word the model writes early)."""
+    prompt = _chat(tokenizer, question)
+    free = engine.generate([prompt], [SamplingParams(0.0, 1.0, 20, [], 0)])[0]
+    word = engine.decode(free.token_ids[:8]).split()[1]
+    stopped = engine.generate([prompt], [SamplingParams(0.0, 1.0, 20, [word], 0)])[0]
+    assert stopped.stop_reason == word
+    return prompt, stopped
+
+
+def test_a_continuation_prefills_only_its_new_tokens_and_gets_a_cold_starts_tokens(hf_engine, tokenizer):
+    """A request that ended at a stop string leaves its KV; the request continuing it (as the tool loop's
+    next round does) prefills only what follows, and samples what an engine that kept nothing samples."""
+    from infer.engines.hf import HFEngine
+
+    warm = HFEngine(model=hf_engine.model, tokenizer=tokenizer)
+    cold = HFEngine(model=hf_engine.model, tokenizer=tokenizer, continuation_cache_bytes=0)
+    prompt, stopped = _stopped_request(warm, tokenizer)
+    assert len(warm.continuations.entries) == 1
+    extra = warm.encode("\n```output\n42\n```\n")
+    continuation = prompt + stopped.token_ids + extra
+    params = [SamplingParams(0.7, 0.95, 16, [], 3)]
+    before = warm.prefilled_tokens
+    ours = warm.generate([continuation], params)[0]
+    assert warm.prefilled_tokens - before == 1 + len(extra)  # the last sampled token and the output block
+    assert not warm.continuations.entries  # taken once
+    ref = cold.generate([continuation], params)[0]
+    assert cold.prefilled_tokens >= len(continuation) and cold.continuations is None
+    assert ours.token_ids == ref.token_ids
+    assert ours.logprobs == pytest.approx(ref.logprobs, abs=1e-3)
+    # a newcomer beside the continuation in one join: one kept past, one cold prompt, both right
+    prompt, stopped = _stopped_request(warm, tokenizer)
+    other = _chat(tokenizer, "Name three colours.")
+    both = warm.generate([prompt + stopped.token_ids + extra, other], params * 2)
+    assert [g.token_ids for g in both] == [g.token_ids for g in cold.generate([prompt + stopped.token_ids + extra,
+                                                                               other], params * 2)]
+
+
+def test_kept_kv_stays_within_its_budget_and_reset_drops_it(hf_engine, tokenizer):
+    from infer.engines.hf import HFEngine
+
+    probe = HFEngine(model=hf_engine.model, tokenizer=tokenizer)
+    _stopped_request(probe, tokenizer)
+    one = probe.continuations.nbytes
+    engine = HFEngine(model=hf_engine.model, tokenizer=tokenizer, continuation_cache_bytes=int(1.5 * one))
+    first_prompt, first = _stopped_request(engine, tokenizer)
+    _stopped_request(engine, tokenizer, "Write a short poem about the moon.")  # evicts the first entry
+    assert len(engine.continuations.entries) == 1 and engine.continuations.nbytes <= 1.5 * one
+    continuation = first_prompt + first.token_ids + engine.encode(" Then")
+    before = engine.prefilled_tokens
+    got = engine.generate([continuation], [SamplingParams(0.0, 1.0, 8, [], 0)])[0]
+    assert engine.prefilled_tokens - before == len(continuation)  # its entry was dropped: prefilled whole
+    assert got.token_ids == probe.generate([continuation], [SamplingParams(0.0, 1.0, 8, [], 0)])[0].token_ids
+    engine.reset_prefix_cache()
+    assert not engine.continuations.entries and engine.continuations.nbytes == 0

@@ -221,15 +221,24 @@ def test_real_model_continuous_loop_gives_the_epoch_loops_trajectories(hf_engine
         chat = tokenizer.apply_chat_template([{"role": "user", "content": f"What is {a}*{b}? Use python."}],
                                              tokenize=False, add_generation_prompt=True)
         prompts.append(chat + f"I will use python.\n```python\nprint({a}*{b})\n")
-    records = {}
-    for loop in ("epoch", "batch", "continuous"):
-        cfg = _cfg(loop=loop, max_func_call=4, max_tokens_per_call=40, max_model_len=1024, temperature=0.8,
-                   seed=5, interpreter_mode="kernel")
-        trajs = run_rollouts(hf_engine, prompts, cfg, executor=executor)
+    from infer.engines.hf import HFEngine
+
+    cold = HFEngine(model=hf_engine.model, tokenizer=tokenizer, continuation_cache_bytes=0)
+    records, prefilled = {}, {}
+    for loop, engine in (("epoch", hf_engine), ("batch", hf_engine), ("continuous", hf_engine),
+                         ("continuous, nothing kept", cold)):
+        cfg = _cfg(loop=loop.split(",")[0], max_func_call=4, max_tokens_per_call=40, max_model_len=1024,
+                   temperature=0.8, seed=5, interpreter_mode="kernel")
+        engine.reset_prefix_cache()
+        before = engine.prefilled_tokens
+        trajs = run_rollouts(engine, prompts, cfg, executor=executor)
+        prefilled[loop] = engine.prefilled_tokens - before
         records[loop] = [([(s.role, s.text, s.token_ids) for s in t.segments], t.rounds, t.code_calls,
                           t.finish_reason) for t in trajs]
         records[loop + " logprobs"] = [lp for t in trajs for s in t.segments if s.role == MODEL for lp in s.logprobs]
-    assert records["continuous"] == records["epoch"] == records["batch"]
+    assert records["continuous"] == records["epoch"] == records["batch"] == records["continuous, nothing kept"]
     assert records["continuous logprobs"] == pytest.approx(records["epoch logprobs"], abs=1e-3)
     assert sum(r[2] for r in records["epoch"]) >= 4  # every trajectory ran its cell
+    # continuations start from their trajectory's kept KV: far fewer tokens prefilled, the same records
+    assert prefilled["continuous"] == prefilled["epoch"] < prefilled["continuous, nothing kept"] / 2
     assert not hf_engine.has_unfinished()

@@ -21,9 +21,10 @@ _V2_ROOT = "/sys/fs/cgroup"
 _V1_ROOT = "/sys/fs/cgroup/pids"
 
 
-def _v2_has_pids(root: str) -> bool:
+def _lists_pids(path: str) -> bool:
+    """Whether a cgroup v2 controller list (``cgroup.controllers``, ``cgroup.subtree_control``) names ``pids``."""
     try:
-        with open(os.path.join(root, "cgroup.controllers")) as fh:
+        with open(path) as fh:
             return "pids" in fh.read().split()
     except OSError:
         return False
@@ -37,21 +38,12 @@ def pids_root() -> str | None:
     enabling it for this process's group: the group can be made, its cap cannot be written); the
     answer is checked by making one capped group and removing it.
     """
-    if _v2_has_pids(_V2_ROOT):
-        base = _v2_base()
-        root = base if base and _v2_enables_pids_below(base) else None
+    if _lists_pids(os.path.join(_V2_ROOT, "cgroup.controllers")):
+        base = _v2_base()  # groups made below it get pids only when its subtree_control says so
+        root = base if base and _lists_pids(os.path.join(base, "cgroup.subtree_control")) else None
     else:
         root = _V1_ROOT if os.path.isdir(_V1_ROOT) else None
     return root if root is not None and _can_cap(root) else None
-
-
-def _v2_enables_pids_below(base: str) -> bool:
-    """Whether groups made below ``base`` get the ``pids`` controller (on in its ``cgroup.subtree_control``)."""
-    try:
-        with open(os.path.join(base, "cgroup.subtree_control")) as fh:
-            return "pids" in fh.read().split()
-    except OSError:
-        return False
 
 
 def _can_cap(root: str) -> bool:

@@ -9,11 +9,17 @@ others share its steps. One loop serves both interfaces of :mod:`cort.engine`: `
 list of prompts, at most ``batch_size`` decoding at once) and ``add_request``/``step`` (the tool
 loop's continuous mode, :class:`cort.engine.StreamingEngine`). Per-token log-probabilities come
 from the model's raw distribution (before temperature and top-p).
+
+A request that ends at a stop string leaves its KV rows behind (:class:`_Continuations`): the tool
+loop's next request for that trajectory is the same tokens plus the interpreter's output, and it
+prefills only the tokens after them, as vLLM's prefix cache would. The KV belongs to the model as it
+is: an engine whose model's weights change must drop it (:meth:`HFEngine.reset_prefix_cache`; GRPO
+makes a new engine for every rollout).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field
 
 import torch
@@ -59,6 +65,22 @@ def _left_pad(t: torch.Tensor, length: int, dim: int) -> torch.Tensor:
     return F.pad(t, pad)
 
 
+def _stacked(kept: list[_Entry | None], width: int) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+    """Per layer, the kept keys and values of a group of newcomers, left-padded to ``width`` tokens (zeros
+    for a newcomer without any)."""
+    layers = []
+    for i in range(len(next(e for e in kept if e is not None).kv)):
+        sample = next((e.kv[i] for e in kept if e is not None and e.kv[i] is not None), None)
+        if sample is None:
+            layers.append((None, None))
+            continue
+        shape = (1, sample[0].shape[1], width, sample[0].shape[3])
+        keys = [_left_pad(e.kv[i][0], width, -2) if e is not None else sample[0].new_zeros(shape) for e in kept]
+        values = [_left_pad(e.kv[i][1], width, -2) if e is not None else sample[1].new_zeros(shape) for e in kept]
+        layers.append((torch.cat(keys), torch.cat(values)))
+    return layers
+
+
 @dataclass
 class _Row:
     """One request in the running batch: its settings, random stream and what it generated so far."""
@@ -66,8 +88,65 @@ class _Row:
     request_id: str
     params: SamplingParams
     generator: torch.Generator
+    prompt_ids: list[int]
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
+
+
+LayerKV = tuple[torch.Tensor, torch.Tensor] | None  # one layer's keys and values, or None
+
+
+@dataclass
+class _Entry:
+    """A stopped request's KV: its tokens (prompt and every token fed to the model) and, per layer, the keys
+    and values of those tokens (``[1, heads, tokens, dim]``; None for a layer that keeps none)."""
+
+    tokens: list[int]
+    kv: list[LayerKV]
+    nbytes: int
+
+
+class _Continuations:
+    """KV rows of requests that ended at a stop string, kept until a request continues them.
+
+    An entry is taken by a prompt that extends all its tokens, and taken once (the continuation's own
+    KV is kept again when it stops); entries nobody continued leave oldest first beyond ``max_bytes``.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[int, _Entry] = OrderedDict()
+        self.nbytes = 0
+        self._serial = 0
+
+    def put(self, tokens: list[int], kv: list[LayerKV]) -> None:
+        """Keep ``kv`` for ``tokens``, dropping the oldest entries to stay within the budget."""
+        nbytes = sum(t.numel() * t.element_size() for pair in kv if pair is not None for t in pair)
+        if nbytes > self.max_bytes:
+            return
+        while self.entries and self.nbytes + nbytes > self.max_bytes:
+            self.nbytes -= self.entries.popitem(last=False)[1].nbytes
+        self.entries[self._serial] = _Entry(tokens, kv, nbytes)
+        self._serial += 1
+        self.nbytes += nbytes
+
+    def take(self, prompt: list[int]) -> _Entry | None:
+        """The longest entry whose tokens ``prompt`` extends (removed from the cache), else None."""
+        best = None
+        for key, entry in self.entries.items():
+            n = len(entry.tokens)
+            if n < len(prompt) and (best is None or n > len(self.entries[best].tokens)) and prompt[:n] == entry.tokens:
+                best = key
+        if best is None:
+            return None
+        entry = self.entries.pop(best)
+        self.nbytes -= entry.nbytes
+        return entry
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        self.entries.clear()
+        self.nbytes = 0
 
 
 class _Batch:
@@ -123,26 +202,44 @@ class _Batch:
         self.last = self._sample(logits, self.rows)
 
     def _join(self, joiners: list[tuple[str, list[int], SamplingParams]]) -> None:
-        """Prefill the newcomers together, sample their first tokens and splice them into the running batch."""
+        """Prefill the newcomers together, sample their first tokens and splice them into the running batch.
+
+        A newcomer that continues a stopped request starts from that request's kept KV and prefills only
+        the tokens after it: kept tokens and new tokens are each left-padded to one length (a row reads
+        ``[pad, kept, pad, new]``, the pads masked), with each token at its own position.
+        """
         engine = self.engine
-        width = max(len(ids) for _, ids, _ in joiners)
+        kept = [engine.continuations.take(p) if engine.continuations is not None and engine.splices else None
+                for _, p, _ in joiners]
+        past = [len(e.tokens) if e is not None else 0 for e in kept]
+        new = [p[n:] for (_, p, _), n in zip(joiners, past)]
+        width, longest = max(past), max(len(t) for t in new)
         pad = engine.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for _, p, _ in joiners], device=engine.device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for _, p, _ in joiners], device=engine.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=engine.model.config)
+        device = engine.device
+        ids = torch.tensor([[pad] * (longest - len(t)) + t for t in new], device=device)
+        mask = torch.tensor([[0] * (width - n) + [1] * n + [0] * (longest - len(t)) + [1] * len(t)
+                             for n, t in zip(past, new)], device=device)
+        positions = torch.tensor([[0] * (longest - len(t)) + list(range(n, n + len(t))) for n, t in zip(past, new)],
+                                 device=device)
+        if width:
+            cache = DynamicCache(ddp_cache_data=_stacked(kept, width), config=engine.model.config)
+        else:
+            cache = DynamicCache(config=engine.model.config)
+        engine.prefilled_tokens += sum(len(t) for t in new)
         logits = engine._forward(ids, mask, positions, cache)
-        rows = [_Row(request_id, params, engine._generator(params.seed)) for request_id, _, params in joiners]
+        rows = [_Row(request_id, params, engine._generator(params.seed), prompt)
+                for request_id, prompt, params in joiners]
         tokens = self._sample(logits, rows)
+        width = mask.shape[1]
         if not self.rows:
             self.cache, self.mask, self.positions, self.last = cache, mask, positions[:, -1:], tokens
         else:
             length = max(self.mask.shape[1], width)
-            for old, new in zip(self.cache.layers, cache.layers):
-                if old.keys is None and new.keys is None:
+            for old, joined in zip(self.cache.layers, cache.layers):
+                if old.keys is None and joined.keys is None:
                     continue  # a layer that keeps no states of its own
-                old.keys = torch.cat([_left_pad(old.keys, length, -2), _left_pad(new.keys, length, -2)])
-                old.values = torch.cat([_left_pad(old.values, length, -2), _left_pad(new.values, length, -2)])
+                old.keys = torch.cat([_left_pad(old.keys, length, -2), _left_pad(joined.keys, length, -2)])
+                old.values = torch.cat([_left_pad(old.values, length, -2), _left_pad(joined.values, length, -2)])
             self.mask = torch.cat([_left_pad(self.mask, length, 1), _left_pad(mask, length, 1)])
             self.positions = torch.cat([self.positions, positions[:, -1:]])
             self.last = torch.cat([self.last, tokens])
@@ -172,9 +269,29 @@ class _Batch:
         ended = {b for b in range(start, len(self.rows)) if self.engine._ended(self.rows[b])}
         if not ended:
             return []
-        done = [(self.rows[b].request_id, self.engine._finish_row(self.rows[b])) for b in sorted(ended)]
+        done = []
+        for b in sorted(ended):
+            gen = self.engine._finish_row(self.rows[b])
+            if gen.stop_reason is not None:
+                self._keep_for_continuation(b)
+            done.append((self.rows[b].request_id, gen))
         self._keep([b for b in range(len(self.rows)) if b not in ended])
         return done
+
+    def _keep_for_continuation(self, b: int) -> None:
+        """Keep row ``b``'s KV (its prompt and the tokens it fed) for the request that will continue it."""
+        store = self.engine.continuations
+        if store is None or not self.engine.splices:
+            return
+        row = self.rows[b]
+        tokens = row.prompt_ids + row.token_ids[:-1]  # the last sampled token was never fed
+        columns = self.mask[b].nonzero().squeeze(1)  # its tokens, in order, without padding (left or between)
+        if len(columns) != len(tokens):
+            return
+        store.put(tokens, [None if layer.keys is None else
+                           (layer.keys[b:b + 1].index_select(2, columns),
+                            layer.values[b:b + 1].index_select(2, columns))
+                           for layer in self.cache.layers])
 
     def _keep(self, keep: list[int]) -> None:
         """Keep only these rows, and drop the left padding that every remaining row has."""
@@ -197,7 +314,8 @@ class HFEngine:
     """:class:`cort.engine.Engine` and :class:`cort.engine.StreamingEngine` over a ``transformers`` causal LM."""
 
     def __init__(self, model_name_or_path: str | None = None, device: str | None = None,
-                 dtype: torch.dtype | None = None, batch_size: int = 16, model=None, tokenizer=None):
+                 dtype: torch.dtype | None = None, batch_size: int = 16, model=None, tokenizer=None,
+                 continuation_cache_bytes: int = 2 << 30):
         if device is None and model is not None:
             device = str(next(model.parameters()).device)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -217,7 +335,15 @@ class HFEngine:
         # Requests join a running batch only where every cache layer is a plain growing one (full attention);
         # elsewhere (sliding windows, linear attention) they wait until the batch is empty.
         self.splices = all(type(layer) is DynamicLayer for layer in DynamicCache(config=self.model.config).layers)
+        # KV of requests that stopped at a stop string, for the requests that continue them (0 bytes: none kept)
+        self.continuations = _Continuations(continuation_cache_bytes) if continuation_cache_bytes > 0 else None
+        self.prefilled_tokens = 0  # prompt tokens computed so far (kept KV not counted)
         self._stream = _Batch(self, batch_size)
+
+    def reset_prefix_cache(self) -> None:
+        """Drop the kept KV of stopped requests (after the model's weights changed, or to start cold)."""
+        if self.continuations is not None:
+            self.continuations.clear()
 
     @property
     def max_running(self) -> int:
