@@ -615,6 +615,8 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
             check_output_file(args.record, "--record")
         except CortError as err:
             ap.error(str(err))
+    if args.block_size and args.engine != "vllm":
+        ap.error("--block_size sets vLLM's KV-cache blocks; it needs --engine vllm")
     if bool(args.engine_cpus) != bool(args.cell_cpus):
         ap.error("--engine_cpus and --cell_cpus go together")
     if args.engine_cpus:

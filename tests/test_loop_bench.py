@@ -23,6 +23,7 @@ def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     (["--timeout_s", "0"], "--timeout_s must be > 0"),
     (["--trajectories", "0"], "--trajectories: must be at least 1"),
     (["--record", "rec.json"], "needs --engine vllm"),
+    (["--block_size", "32", "--engine", "hf"], "needs --engine vllm"),
     (["--draws", "3"], "go with --replay"),
     (["--record", os.path.dirname(BENCH), "--engine", "vllm"], "is a folder"),
 ])
