@@ -472,7 +472,8 @@ def start_cold(engine) -> None:
 
 
 def prefilled(engine) -> int | None:
-    """Prompt tokens the engine computed so far (the transformers engine counts them; vLLM: None)."""
+    """Prompt tokens the engine computed so far, prefix-cache hits not counted (None for an engine that does not
+    count them)."""
     return getattr(engine, "prefilled_tokens", None)
 
 

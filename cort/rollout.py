@@ -402,6 +402,10 @@ def _run_batched(loop: _Loop, engine: Engine, trajs: list[Trajectory], overlap: 
                 ready.append(traj)
 
 
+# trajectories not yet started go first while fewer than this many times the running batch are under way
+_FRESH_WINDOW = 8
+
+
 def _run_continuous(loop: _Loop, engine, trajs: list[Trajectory]) -> None:
     """``continuous`` scheduling: every trajectory is its own request of a streaming engine.
 
@@ -420,7 +424,7 @@ def _run_continuous(loop: _Loop, engine, trajs: list[Trajectory]) -> None:
     # Requests beyond the engine's running batch would only queue inside it; holding them here lets the
     # loop choose who goes next.
     capacity = cfg.max_batch or getattr(engine, "max_running", 0) or len(trajs)
-    window = 8 * capacity
+    window = _FRESH_WINDOW * capacity
     started = 0  # trajectories taken from ``fresh``
     try:
         while fresh or resumed or inflight or loop.running or loop.parked:

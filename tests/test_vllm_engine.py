@@ -56,6 +56,7 @@ if __name__ == "__main__":
     ids = engine.encode(prompt)
     params = [SamplingParams(0.7, 0.95, 40, ["```output"], seed) for seed in (5, 6)]
     batch = engine.generate([ids, ids], params)
+    cold = engine.prefilled_tokens
     for name, p in zip("ab", params):
         engine.add_request(name, ids, p)
     engine.add_request("dropped", ids, params[0])
@@ -63,6 +64,8 @@ if __name__ == "__main__":
     streamed = {}
     while engine.has_unfinished():
         streamed.update(engine.step())
+    warm = engine.prefilled_tokens - cold
+    block = engine.llm.llm_engine.vllm_config.cache_config.block_size
     cfg = RolloutConfig(max_func_call=3, max_tokens_per_call=48, max_model_len=1024, temperature=0.7, seed=3,
                         interpreter_mode="kernel", loop="continuous")
     with JupyterExecutor(timeout=10) as ex:
@@ -71,7 +74,8 @@ if __name__ == "__main__":
                       "same": [batch[i].token_ids == streamed[k].token_ids for i, k in enumerate("ab")],
                       "texts": [streamed[k].text for k in "ab"], "calls": [t.code_calls for t in trajs],
                       "first_output": [t.segments[1].text if len(t.segments) > 1 else "" for t in trajs],
-                      "left": engine.has_unfinished(), "affinity": sorted(os.sched_getaffinity(0)),
+                      "left": engine.has_unfinished(), "prompt": len(ids), "cold": cold, "warm": warm,
+                      "block": block, "affinity": sorted(os.sched_getaffinity(0)),
                       "torch_threads": __import__("torch").get_num_threads()}))
 '''
 
@@ -92,6 +96,12 @@ def test_streaming_interface_and_continuous_loop(tmp_path, model_dir):
     report = json.loads(next(ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith('{"streams"')))
     assert report["streams"] and report["ids"] == ["a", "b"] and report["max_running"] > 0
     assert report["same"] == [True, True] and not report["left"]
+    # prompt tokens prefilled: the cold batch computes its prompt at least once; the two streamed requests
+    # find its whole blocks in the prefix cache and compute only the tokens after the last whole block
+    # (vLLM computes at least one token, so a prompt ending on a block boundary recomputes that block)
+    n, block = report["prompt"], report["block"]
+    assert n <= report["cold"] <= 2 * n
+    assert report["warm"] == 2 * (n - block * ((n - 1) // block))
     assert all(n >= 1 for n in report["calls"])  # the prompt opens a cell: every trajectory runs it
     assert all("56088" in out for out in report["first_output"])
     if "VLLM_CPU_OMP_THREADS_BIND" in env:

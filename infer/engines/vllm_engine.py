@@ -52,6 +52,7 @@ class VLLMEngine:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        self.prefilled_tokens = 0
 
     @classmethod
     def from_llm(cls, llm) -> "VLLMEngine":
@@ -59,6 +60,7 @@ class VLLMEngine:
         engine = cls.__new__(cls)
         engine.llm = llm
         engine.tokenizer = llm.get_tokenizer()
+        engine.prefilled_tokens = 0
         return engine
 
     def encode(self, text: str) -> list[int]:
@@ -75,7 +77,7 @@ class VLLMEngine:
 
         outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts],
                                     [_vllm_params(p) for p in params], use_tqdm=False)
-        return [self._convert(out.outputs[0]) for out in outputs]
+        return [self._finished(out) for out in outputs]
 
     @property
     def max_running(self) -> int:
@@ -93,7 +95,7 @@ class VLLMEngine:
 
     def step(self) -> list[tuple[str, Generation]]:
         """One scheduler step; the requests that finished in it."""
-        return [(out.request_id, self._convert(out.outputs[0])) for out in self.llm.llm_engine.step() if out.finished]
+        return [(out.request_id, self._finished(out)) for out in self.llm.llm_engine.step() if out.finished]
 
     def has_unfinished(self) -> bool:
         """Whether vLLM holds queued or running requests."""
@@ -102,6 +104,13 @@ class VLLMEngine:
     def abort(self, request_ids: list[str]) -> None:
         """Drop requests from vLLM's scheduler."""
         self.llm.llm_engine.abort_request(list(request_ids))
+
+    def _finished(self, out) -> Generation:
+        """A finished request's generation; its prompt tokens not found in the prefix cache are counted in
+        ``prefilled_tokens`` (as vLLM first scheduled it: a recompute after a preemption is not counted)."""
+        cached = getattr(out, "num_cached_tokens", None) or 0
+        self.prefilled_tokens += max(0, len(out.prompt_token_ids or []) - cached)
+        return self._convert(out.outputs[0])
 
     def _convert(self, comp) -> Generation:
         text = comp.text
