@@ -44,6 +44,7 @@ class CellTraffic:
         self.executor = JupyterExecutor(timeout=10, preload="import sympy", cpus=cpus, max_kernels=sessions + 4)
         self.executor.run_program("pass")  # the kernel template is up
         self.sessions, self.cells = sessions, 0
+        self._count = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -54,7 +55,8 @@ class CellTraffic:
             session = f"t{k}-{i // 5}"
             self.executor.run(session, f"x = {i}\nprint(sum(range(1000)) + x)", 10)
             i += 1
-            self.cells += 1
+            with self._count:
+                self.cells += 1
             if i % 5 == 0:
                 self.executor.close(session)
             time.sleep(0.02)
@@ -129,16 +131,17 @@ def main() -> None:
         engine.generate(prompts[:2], params[:2])  # warm-up
         if args.cell_traffic and traffic is None:  # after the engine: vLLM pins this process when it starts
             traffic = CellTraffic(args.cell_traffic, args.cell_cpus)
-        loads = ["idle"] + ([f"busy loop on CPU {min(busy)}"] if busy else []) + \
-            ([f"{args.cell_traffic} cell threads, kernels and threads on CPU {args.cell_cpus}"] if traffic else [])
-        for load in loads:
+        loads = [("idle", "idle")] + ([("busy", f"busy loop on CPU {min(busy)}")] if busy else []) + \
+            ([("cells", f"{args.cell_traffic} cell threads, kernels and threads on CPU {args.cell_cpus}")]
+             if traffic else [])
+        for kind, load in loads:
             spinner, cells = None, ""
-            if load.startswith("busy"):
+            if kind == "busy":
                 spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
                                            preexec_fn=lambda: os.sched_setaffinity(0, busy))
                 time.sleep(1.0)
             try:
-                if load.endswith(f"CPU {args.cell_cpus}") and traffic is not None:
+                if kind == "cells":
                     with traffic:
                         wall, gens = _timed_generate(engine, prompts, params)
                         cells = str(traffic.cells)

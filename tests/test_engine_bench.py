@@ -33,10 +33,12 @@ def test_bad_flags_exit_2_with_one_line(args, message):
 def test_cell_traffic_row_runs_cells_beside_the_same_generation(shared_data):
     engine_cpu, cell_cpu = sorted(os.sched_getaffinity(0))[:2]
     out = _run("--engines", "hf", "--prompts", "2", "--max_tokens", "16", "--engine_cpus", str(engine_cpu),
-               "--cell_traffic", "2", "--cell_cpus", str(cell_cpu),
+               "--cell_traffic", "2", "--cell_cpus", str(cell_cpu), "--busy_cpu", str(cell_cpu),
                "--data", str(shared_data / "test_math500.reason_step.jsonl"))
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.stdout.splitlines() if line.startswith("| hf")]
-    assert [r[1] for r in rows] == ["idle", f"2 cell threads, kernels and threads on CPU {cell_cpu}"]
-    assert rows[0][4] == rows[1][4] and int(rows[0][4]) > 0  # seeded: the same tokens beside the cells
-    assert rows[0][7] == "" and int(rows[1][7]) > 0  # cells ran only in the traffic row
+    assert [r[1] for r in rows] == ["idle", f"busy loop on CPU {cell_cpu}",
+                                    f"2 cell threads, kernels and threads on CPU {cell_cpu}"]
+    assert rows[0][4] == rows[1][4] == rows[2][4] and int(rows[0][4]) > 0  # seeded: the same tokens in every row
+    # cells ran only in the traffic row (not beside the busy loop on the same CPU)
+    assert rows[0][7] == rows[1][7] == "" and int(rows[2][7]) > 0

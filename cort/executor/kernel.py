@@ -28,6 +28,7 @@ import zmq
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
+from cort.executor import confine
 from cort.executor.cgroup import PidsGroup
 from cort.executor.config import ExecutorConfig
 from cort.executor.result import TIMEOUT_REPORT, ExecutionResult, format_error
@@ -79,6 +80,12 @@ def _client_context(cpus: tuple[int, ...] = ()) -> zmq.Context:
     context.setsockopt(zmq.RECONNECT_IVL, 5)
     context.setsockopt(zmq.LINGER, 0)
     return context
+
+
+@functools.cache
+def _landlock_confines() -> bool:
+    """Whether sandboxed kernels get Landlock (their writes kept to their folder), as ``_kernel_main`` decides."""
+    return confine.landlock_abi() > 0
 
 
 class Kernel:
@@ -163,10 +170,10 @@ class Kernel:
                 if other != pid:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.kill(other, signal.SIGKILL)
-            if self.config.sandbox != "off":
-                # every descendant is in the group (inherited; the sandbox cannot write cgroup files to leave
-                # it), double forks included: no scan of the process table (~2 ms of this process's CPU per
-                # session, taken from an engine sharing the process)
+            if self.config.sandbox != "off" and _landlock_confines():
+                # every descendant is in the group (inherited; Landlock keeps the kernel from writing cgroup
+                # files to leave it), double forks included: no scan of the process table (~2 ms of this
+                # process's CPU per session, taken from an engine sharing the process)
                 return
         if pid is None or not self.is_alive():
             return
