@@ -12,6 +12,8 @@ core the engine may use). In process, ``VLLMEngine`` applies ``VLLM_CPU_OMP_THRE
 cells through a real executor placed on LIST (kernels and threads, as the tool loop places them; a new
 session every 5 cells, 20 ms between cells): what the loop's own cell handling costs an engine that
 shares its process (the transformers engine, vLLM-CPU in process, TRL's colocated vLLM).
+``--executor_process inline,separate`` gives one such row per placement of the executor's client: in
+this process (``inline``) or in a process of its own (``separate``, the commands' default).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from cort.args import EngineArguments
 from cort.chat import render_prompt
 from cort.cpus import bind_compute_threads, parse_cpu_list, pin_thread
 from cort.engine import SamplingParams
+from cort.executor import EXECUTOR_PROCESS_MODES
 from cort.io import Field, read_jsonl
 from cort.models import resolve_model
 from infer.engines import build_engine
@@ -38,10 +41,11 @@ class CellTraffic:
     """``sessions`` threads of this process running short cells through a real executor on ``cpus`` until the
     block ends; ``cells`` counts the cells run."""
 
-    def __init__(self, sessions: int, cpus: str):
-        from cort.executor import JupyterExecutor
+    def __init__(self, sessions: int, cpus: str, process: str = "separate"):
+        from cort.executor import ExecutorConfig, start_executor
 
-        self.executor = JupyterExecutor(timeout=10, preload="import sympy", cpus=cpus, max_kernels=sessions + 4)
+        config = ExecutorConfig(timeout=10, preload="import sympy", cpus=cpus, max_kernels=sessions + 4)
+        self.executor = start_executor(config, process)
         self.executor.run_program("pass")  # the kernel template is up
         self.sessions, self.cells = sessions, 0
         self._count = threading.Lock()
@@ -93,6 +97,8 @@ def main() -> None:
     ap.add_argument("--cell_traffic", type=int, default=0,
                     help="also time each engine while this many threads of this process run cells (see above)")
     ap.add_argument("--cell_cpus", default="", help="--cell_traffic: CPUs of the kernels and those threads")
+    ap.add_argument("--executor_process", default="separate",
+                    help="--cell_traffic: where the executor's client runs, a comma list of inline, separate")
     ap.add_argument("--engine_cpus", default="",
                     help="CPUs of the engine's compute threads (vLLM-CPU: its VLLM_CPU_OMP_THREADS_BIND), e.g. 0")
     args = ap.parse_args()
@@ -100,6 +106,10 @@ def main() -> None:
         ap.error(f"--cell_traffic: must be >= 0, got {args.cell_traffic}")
     if bool(args.cell_traffic) != bool(args.cell_cpus):
         ap.error("--cell_traffic and --cell_cpus go together")
+    placements = args.executor_process.split(",")
+    if not placements or any(p not in EXECUTOR_PROCESS_MODES for p in placements):
+        ap.error(f"--executor_process: a comma list of {', '.join(EXECUTOR_PROCESS_MODES)}, "
+                 f"got {args.executor_process!r}")
     cpus = {}
     for flag in ("cell_cpus", "engine_cpus"):
         try:
@@ -123,18 +133,18 @@ def main() -> None:
     problems = [row["prompt"] for _, row in read_jsonl(args.data, [Field("prompt")])][:args.prompts]
     print("| engine | beside it | prompts | max tokens | generated tokens | wall s | tokens/s | cells run |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    traffic = None
+    traffic: dict[str, CellTraffic] = {}
     for name in args.engines.split(","):
         engine = build_engine(EngineArguments(model, name, batch_size=args.prompts), model, max_model_len=2048)
         prompts = [engine.encode(render_prompt(engine.tokenizer, p)) for p in problems]
         params = [SamplingParams(0.6, 0.95, args.max_tokens, [], seed=i) for i in range(len(prompts))]
         engine.generate(prompts[:2], params[:2])  # warm-up
-        if args.cell_traffic and traffic is None:  # after the engine: vLLM pins this process when it starts
-            traffic = CellTraffic(args.cell_traffic, args.cell_cpus)
-        loads = [("idle", "idle")] + ([("busy", f"busy loop on CPU {min(busy)}")] if busy else []) + \
-            ([("cells", f"{args.cell_traffic} cell threads, kernels and threads on CPU {args.cell_cpus}")]
-             if traffic else [])
-        for kind, load in loads:
+        if args.cell_traffic and not traffic:  # after the engine: vLLM pins this process when it starts
+            traffic = {p: CellTraffic(args.cell_traffic, args.cell_cpus, p) for p in placements}
+        loads = [("idle", "idle", None)] + ([("busy", f"busy loop on CPU {min(busy)}", None)] if busy else []) + \
+            [("cells", f"{args.cell_traffic} cell threads, kernels and threads on CPU {args.cell_cpus}, "
+              f"executor {p}", t) for p, t in traffic.items()]
+        for kind, load, cell_load in loads:
             spinner, cells = None, ""
             if kind == "busy":
                 spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
@@ -142,9 +152,9 @@ def main() -> None:
                 time.sleep(1.0)
             try:
                 if kind == "cells":
-                    with traffic:
+                    with cell_load:
                         wall, gens = _timed_generate(engine, prompts, params)
-                        cells = str(traffic.cells)
+                        cells = str(cell_load.cells)
                 else:
                     wall, gens = _timed_generate(engine, prompts, params)
             finally:
@@ -154,8 +164,8 @@ def main() -> None:
             n = sum(len(g.token_ids) for g in gens)
             print(f"| {name} | {load} | {len(prompts)} | {args.max_tokens} | {n} | {wall:.2f} | {n / wall:.1f} "
                   f"| {cells} |", flush=True)
-    if traffic is not None:
-        traffic.close()
+    for cell_load in traffic.values():
+        cell_load.close()
 
 
 def _timed_generate(engine, prompts, params):

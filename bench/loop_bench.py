@@ -506,7 +506,7 @@ def engine_rows(args) -> list[tuple]:
     kernels (plus drawn cell delays)."""
     from cort.chat import render_prompt
     from cort.engine import SamplingParams
-    from cort.executor import JupyterExecutor
+    from cort.executor import ExecutorConfig, start_executor
     from cort.io import Field, read_jsonl
 
     # before the engine: a CPU list is checked against this process's CPUs before anything pins it
@@ -523,8 +523,9 @@ def engine_rows(args) -> list[tuple]:
         # every trajectory may hold its kernel session at once (the default capacity, 4 per core, would
         # queue the sessions of a 2-core machine behind each other: a capacity limit, not the loop's)
         # the engine keeps --engine_cpus; the kernels and the executor's threads go to --cell_cpus
-        with JupyterExecutor(timeout=args.timeout_s, preload="import sympy", cpus=args.cell_cpus,
-                             max_kernels=args.max_kernels or len(prompts)) as ex:
+        config = ExecutorConfig(timeout=args.timeout_s, preload="import sympy", cpus=args.cell_cpus,
+                                max_kernels=args.max_kernels or len(prompts))
+        with start_executor(config, args.executor_process or "separate") as ex:
             ex.run_program("pass")  # the kernel template is up
             time.sleep(2.0)
             for loop in LOOPS:
@@ -618,6 +619,8 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
             ap.error(str(err))
     if args.block_size and args.engine != "vllm":
         ap.error("--block_size sets vLLM's KV-cache blocks; it needs --engine vllm")
+    if args.executor_process and args.engine == "sim":
+        ap.error("--executor_process places a real executor; it needs --engine vllm or hf")
     if bool(args.engine_cpus) != bool(args.cell_cpus):
         ap.error("--engine_cpus and --cell_cpus go together")
     if args.engine_cpus:
@@ -658,6 +661,9 @@ def main() -> None:
     ap.add_argument("--skip_sim", action="store_true")
     ap.add_argument("--engine_cpus", default="", help="vllm/hf: cores for the engine's threads, e.g. 0 (default: all)")
     ap.add_argument("--cell_cpus", default="", help="vllm/hf: cores for the kernels and the executor's threads, e.g. 1 (default: all)")
+    ap.add_argument("--executor_process", default=None, choices=["separate", "inline"],
+                    help="vllm/hf: the executor's client in a process of its own (separate, the default, as the "
+                         "commands) or in this one (inline: how the README's tool-loop tables were measured)")
     ap.add_argument("--block_size", type=int, default=0,
                     help="vllm: KV-cache block size (default: VLLMEngine's; prefix caching reuses whole blocks only)")
     ap.add_argument("--max_kernels", type=int, default=0,

@@ -20,6 +20,7 @@ from cort import protocol
 from cort.cpus import parse_cpu_list
 from cort.errors import UsageError
 from cort.executor.config import SANDBOX_MODES, ExecutorConfig
+from cort.executor.remote import EXECUTOR_PROCESS_MODES, start_executor
 from cort.rollout import INTERPRETER_MODES, LOOP_MODES, RolloutConfig
 
 ENGINES = ("vllm", "hf")
@@ -81,6 +82,10 @@ class ToolArguments:
     executor_cpus: str = field(default="", metadata={
         "help": "CPU list (1, 2-7) for the interpreter's kernels and threads, away from the cores an engine computes "
                 "on (vLLM-CPU: VLLM_CPU_OMP_THREADS_BIND); empty: wherever this process runs"})
+    executor_process: str = field(default="separate", metadata={
+        "help": "separate: the interpreter's client runs in a process of its own, so handling cells takes no CPU "
+                "(and no GIL) from an engine in this process; inline: in this process. Speed only",
+        "choices": list(EXECUTOR_PROCESS_MODES)})
 
     def __post_init__(self) -> None:
         require_positive(self, "max_func_call", "max_tokens_per_call", "max_model_len", "func_call_timeout")
@@ -89,6 +94,7 @@ class ToolArguments:
         require_choice(self, "interpreter_mode", INTERPRETER_MODES)
         require_choice(self, "loop", LOOP_MODES)
         require_choice(self, "sandbox", SANDBOX_MODES)
+        require_choice(self, "executor_process", EXECUTOR_PROCESS_MODES)
         if self.executor_cpus:
             try:
                 parse_cpu_list(self.executor_cpus)
@@ -132,7 +138,7 @@ class EngineArguments:
         require_positive(self, "tensor_parallel_size", "batch_size")
 
 
-_EXECUTOR_ONLY = ("sandbox", "executor_cpus")  # ToolArguments the loop does not take
+_EXECUTOR_ONLY = ("sandbox", "executor_cpus", "executor_process")  # ToolArguments the loop does not take
 
 
 def rollout_config(tool: ToolArguments, sampling: SamplingArguments | None = None, **overrides) -> RolloutConfig:
@@ -149,3 +155,8 @@ def executor_config(tool: ToolArguments, **overrides) -> ExecutorConfig:
     """The interpreter's settings from the shared tool arguments (timeout, sandbox, CPUs; ``overrides`` win)."""
     return ExecutorConfig(**{"timeout": float(tool.func_call_timeout), "sandbox": tool.sandbox,
                              "cpus": tool.executor_cpus, **overrides})
+
+
+def build_executor(tool: ToolArguments, **overrides):
+    """The interpreter for the shared tool arguments, in its own process unless ``--executor_process inline``."""
+    return start_executor(executor_config(tool, **overrides), tool.executor_process)

@@ -10,6 +10,11 @@ logger = logging.getLogger(__name__)
 _USABLE = frozenset(os.sched_getaffinity(0))
 
 
+def usable_cpus() -> set[int]:
+    """The CPUs this process may use: those it could use at start, and any it was moved to since."""
+    return set(_USABLE | os.sched_getaffinity(0))
+
+
 def parse_cpu_list(spec: str) -> set[int]:
     """CPU ids of a list such as ``0`` or ``1-3,5``; ValueError naming what is wrong or unavailable."""
     cpus: set[int] = set()
@@ -19,7 +24,7 @@ def parse_cpu_list(spec: str) -> set[int]:
         if not lo.isdigit() or not hi.isdigit() or int(hi) < int(lo):
             raise ValueError(f"{spec!r} is not a CPU list such as 0 or 1-3,5")
         cpus.update(range(int(lo), int(hi) + 1))
-    usable = _USABLE | os.sched_getaffinity(0)
+    usable = usable_cpus()
     if not cpus <= usable:
         raise ValueError(f"CPU {min(cpus - usable)} is not available here (usable: {sorted(usable)})")
     return cpus

@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 from cort import original, protocol
 from cort.cpus import pin_thread
 from cort.engine import Engine, Generation, SamplingParams, streams
-from cort.executor import ExecutionResult, JupyterExecutor
+from cort.executor import ExecutionResult, ExecutorProcess, JupyterExecutor
 
 logger = logging.getLogger(__name__)
 MODEL, INTERPRETER = "model", "interpreter"
@@ -162,7 +162,7 @@ def _next_params(traj: Trajectory, cfg: RolloutConfig) -> SamplingParams | None:
 class _Loop:
     """State of one :func:`run_rollouts` call."""
 
-    def __init__(self, engine: Engine, cfg: RolloutConfig, executor: JupyterExecutor,
+    def __init__(self, engine: Engine, cfg: RolloutConfig, executor: JupyterExecutor | ExecutorProcess,
                  on_finish: Callable[[Trajectory], None] | None, bar: tqdm | None,
                  on_cell: Callable[[Trajectory, str, ExecutionResult], None] | None = None):
         self.engine, self.cfg, self.executor = engine, cfg, executor
@@ -340,7 +340,7 @@ def run_rollouts(
     engine: Engine,
     prompts: list[str],
     config: RolloutConfig | None = None,
-    executor: JupyterExecutor | None = None,
+    executor: JupyterExecutor | ExecutorProcess | None = None,
     on_finish: Callable[[Trajectory], None] | None = None,
     progress: bool = False,
     prompt_ids: list[list[int]] | None = None,

@@ -23,7 +23,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-from cort.args import EngineArguments, SamplingArguments, ToolArguments, executor_config, require, rollout_config
+from cort.args import EngineArguments, SamplingArguments, ToolArguments, build_executor, require, rollout_config
 from cort.chat import HINT_MODES, render_prompt
 from cort.cli import Terminated, handle_sigterm, parse_flags, run_command, setup_logging
 from cort.errors import InputError, UsageError
@@ -186,7 +186,6 @@ def run_rank(plan: RunPlan, rank: int, problems: list[Problem]) -> None:
     logger.info("DP rank %d processes %d examples", rank, len(problems))
     if not problems:
         return
-    from cort.executor import JupyterExecutor
     from infer.engines import build_engine
 
     if threads and plan.engine_args.engine == "hf":
@@ -220,7 +219,7 @@ def run_rank(plan: RunPlan, rank: int, problems: list[Problem]) -> None:
         logger.info("[traj %d] code:\n%s\n[traj %d] output:\n%s", traj.index, code, traj.index, result.model_text())
 
     with JsonlAppender(os.path.join(args.output_dir, f"dp_rank_{rank}.jsonl")) as writer, \
-            JupyterExecutor(executor_config(plan.tool, preload=args.preload_imports)) as executor:
+            build_executor(plan.tool, preload=args.preload_imports) as executor:
         run_rollouts(engine, [p.prompt for p in problems for _ in range(n)], cfg, executor=executor,
                      on_finish=on_finish, progress=not args.no_progress,
                      on_cell=on_cell if args.verbose_func_call_output else None)

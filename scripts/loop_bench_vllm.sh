@@ -11,7 +11,8 @@
 # ENGINE=hf runs stage 3 with the transformers engine instead (in the main environment, on the GPU when there is
 # one) and skips stage 4 (recording and replay are vLLM's).
 # Finished stages are skipped. Settings from the environment: OUT PY N_TRAIN N_TEST STEPS SFT_STEPS PROBLEMS N
-# RUNNING BANDS ENGINE ENGINE_CPUS CELL_CPUS MAX_FUNC_CALL MAX_TOKENS_PER_CALL SEED DRAWS; MAIN_PY (data and SFT: the
+# RUNNING BANDS ENGINE ENGINE_CPUS CELL_CPUS MAX_FUNC_CALL MAX_TOKENS_PER_CALL SEED DRAWS EXECUTOR_PROCESS
+# (separate, the commands' default, or inline: the executor's client in the bench's process); MAIN_PY (data and SFT: the
 # main environment, default .venv/bin/python when present, else python) and PY (the bench: the vLLM environment)
 set -eu
 OUT=${OUT:-outputs/loop_bench}
@@ -21,6 +22,11 @@ case "$ENGINE" in
   vllm) PY=${PY:-.venv-vllm/bin/python} ;;
   hf) PY=${PY:-$MAIN_PY} ;;
   *) echo "loop_bench_vllm.sh: ENGINE must be vllm or hf, got '$ENGINE'" >&2; exit 2 ;;
+esac
+EXECUTOR_PROCESS=${EXECUTOR_PROCESS:-separate}
+case "$EXECUTOR_PROCESS" in
+  separate|inline) ;;
+  *) echo "loop_bench_vllm.sh: EXECUTOR_PROCESS must be separate or inline, got '$EXECUTOR_PROCESS'" >&2; exit 2 ;;
 esac
 N_TRAIN=${N_TRAIN:-120}
 N_TEST=${N_TEST:-32}
@@ -64,7 +70,7 @@ for BAND in $BANDS; do
     "$PY" bench/loop_bench.py --engine hf --skip_sim --workloads heavy --model "$MODEL" --data "$OUT/data/test.jsonl" \
       --problems "$PROBLEMS" --n "$N" --max_running "$RUNNING" --max_func_call "$MAX_FUNC_CALL" \
       --max_tokens_per_call "$MAX_TOKENS_PER_CALL" --timeout_s "$BAND" --engine_cpus "$ENGINE_CPUS" \
-      --cell_cpus "$CELL_CPUS" > "$OUT/bench_hf_${BAND}s.md" 2> "$OUT/logs/bench_hf_${BAND}s.log" \
+      --cell_cpus "$CELL_CPUS" --executor_process "$EXECUTOR_PROCESS" > "$OUT/bench_hf_${BAND}s.md" 2> "$OUT/logs/bench_hf_${BAND}s.log" \
       || fail "$OUT/logs/bench_hf_${BAND}s.log"
     grep '^|' "$OUT/bench_hf_${BAND}s.md"
     continue
@@ -72,7 +78,7 @@ for BAND in $BANDS; do
   "$PY" bench/loop_bench.py --engine vllm --skip_sim --workloads heavy --model "$MODEL" --data "$OUT/data/test.jsonl" \
     --problems "$PROBLEMS" --n "$N" --max_running "$RUNNING" --max_func_call "$MAX_FUNC_CALL" \
     --max_tokens_per_call "$MAX_TOKENS_PER_CALL" --timeout_s "$BAND" --engine_cpus "$ENGINE_CPUS" \
-    --cell_cpus "$CELL_CPUS" --record "$OUT/recording_${BAND}s.json" > "$OUT/bench_${BAND}s.md" 2> "$OUT/logs/bench_${BAND}s.log" \
+    --cell_cpus "$CELL_CPUS" --executor_process "$EXECUTOR_PROCESS" --record "$OUT/recording_${BAND}s.json" > "$OUT/bench_${BAND}s.md" 2> "$OUT/logs/bench_${BAND}s.log" \
     || fail "$OUT/logs/bench_${BAND}s.log"
   grep '^|' "$OUT/bench_${BAND}s.md"
   "$PY" bench/loop_bench.py --replay "$OUT/recording_${BAND}s.json" --draws "$DRAWS" --time_scale 0.05 \

@@ -14,6 +14,7 @@ import pytest
 
 from cort.io import JsonlAppender, read_jsonl_tolerant
 from infer.inference_vllm_dp_mj import answered_prompts, cli, make_parser, shard_bounds
+from tests.processes import run_processes
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--engine", "hf", "--n_sampling", "2", "--max_func_call", "3", "--max_tokens_per_call", "128",
@@ -32,18 +33,6 @@ def _rows(out_dir: Path) -> list[dict]:
 
 def _parse(argv: list[str]):
     return make_parser().parse_args_into_dataclasses(args=argv)
-
-
-def _orphan_kernels(parent_pid: int) -> list[int]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if any("_kernel_main.py" in c for c in p.info["cmdline"] or []) and \
-                    p.environ().get("CORT_RUN_PID") == str(parent_pid) and p.status() != psutil.STATUS_ZOMBIE:
-                found.append(p.pid)
-        except psutil.Error:
-            continue
-    return found
 
 
 def _subset(shared_data: Path, tmp_path: Path, k: int) -> Path:
@@ -148,10 +137,11 @@ def test_kill_and_resume_gives_each_example_once(shared_data, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(_rows(out))
-    deadline = time.monotonic() + 10  # orphaned kernels notice their parent died and exit
-    while _orphan_kernels(proc.pid) and time.monotonic() < deadline:
+    assert run_processes(proc.pid) != []  # the executor process and the kernels are outside the process group
+    deadline = time.monotonic() + 10  # they notice their parent died and exit
+    while run_processes(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _orphan_kernels(proc.pid) == []
+    assert run_processes(proc.pid) == []
     assert 1 <= done_before < 6
     with open(out / "dp_rank_0.jsonl", "a") as fh:  # what a kill in the middle of a write leaves
         fh.write('{"prompt": "torn')
@@ -162,6 +152,27 @@ def test_kill_and_resume_gives_each_example_once(shared_data, tmp_path):
     inputs = [json.loads(ln)["prompt"] for ln in src.read_text().splitlines()]
     assert sorted(prompts) == sorted(inputs)  # every example exactly once
     assert all(ln.endswith("}") for ln in (out / "dp_rank_0.jsonl").read_text().splitlines())
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_leaves_no_process(shared_data, tmp_path):
+    """Ctrl-C (SIGINT to the foreground process group) mid-run: rows written so far stay, exit 130, and the
+    executor process (its own session, so not interrupted itself) is shut down with every kernel."""
+    src = _subset(shared_data, tmp_path, 6)
+    out = tmp_path / "out"
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "infer.inference_vllm_dp_mj", "--input_file", str(src),
+                             "--output_dir", str(out), "--batch_size", "2", *SMALL], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and len(_rows(out)) < 1:
+        time.sleep(0.2)
+    assert run_processes(proc.pid) != []  # the executor process is up
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert 1 <= len(_rows(out)) < 6
+    assert run_processes(proc.pid) == []  # shut down before the command returned, not by the watchdog
 
 
 @pytest.mark.slow

@@ -24,6 +24,8 @@ def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     (["--trajectories", "0"], "--trajectories: must be at least 1"),
     (["--record", "rec.json"], "needs --engine vllm"),
     (["--block_size", "32", "--engine", "hf"], "needs --engine vllm"),
+    (["--executor_process", "inline"], "needs --engine vllm or hf"),
+    (["--executor_process", "remote", "--engine", "hf"], "invalid choice: 'remote'"),
     (["--draws", "3"], "go with --replay"),
     (["--record", os.path.dirname(BENCH), "--engine", "vllm"], "is a folder"),
 ])
@@ -183,7 +185,8 @@ def test_replay_refuses_what_is_not_a_recording(tmp_path):
 
 @pytest.mark.parametrize("env, says", [({"MAIN_PY": "false"}, "lacks the main environment"),
                                        ({"PY": "false"}, "lacks vllm"),
-                                       ({"STEPS": "2-8"}, "needs MAX_FUNC_CALL >= 8 (got 6)")])
+                                       ({"STEPS": "2-8"}, "needs MAX_FUNC_CALL >= 8 (got 6)"),
+                                       ({"EXECUTOR_PROCESS": "remote"}, "must be separate or inline")])
 def test_vllm_script_refuses_wrong_settings_before_writing(tmp_path, env, says):
     """scripts/loop_bench_vllm.sh with an interpreter that lacks its environment, or chains longer than its call
     budget: one line, exit 2, nothing written."""

@@ -190,22 +190,24 @@ def _workload(n: int, seed: int) -> dict[str, str]:
 
 @pytest.mark.parametrize("mode", ["original", "kernel"])
 def test_continuous_and_epoch_synchronous_loops_give_identical_trajectories(tokenizer, mode):
-    """Scheduling only: the same replayed workload gives token-identical records and counters."""
-    from cort.executor import JupyterExecutor
+    """Scheduling only: the same replayed workload gives token-identical records and counters (the executor in
+    this process or in its own)."""
+    from cort.executor import ExecutorConfig, start_executor
 
     scripts = _workload(10, seed=5)
     records = {}
-    for loop in ("epoch", "batch", "continuous"):
+    for name, loop, process in (("epoch", "epoch", "inline"), ("batch", "batch", "inline"),
+                                ("continuous", "continuous", "inline"), ("separate", "continuous", "separate")):
         engine = ReplayEngine(tokenizer, scripts, seconds_per_token=0.001)
         cfg = _cfg(loop=loop, max_func_call=4, interpreter_mode=mode, temperature=0.6, seed=11)
-        with JupyterExecutor(timeout=10, max_kernels=3, warm_kernels=2) as ex:
+        with start_executor(ExecutorConfig(timeout=10, max_kernels=3, warm_kernels=2), process) as ex:
             trajs = run_rollouts(engine, list(scripts), cfg, executor=ex)
-        records[loop] = [([(s.role, s.text, s.token_ids) for s in t.segments], t.rounds, t.code_calls,
+        records[name] = [([(s.role, s.text, s.token_ids) for s in t.segments], t.rounds, t.code_calls,
                           t.code_errors, t.finish_reason) for t in trajs]
         # the seed of every generate call is part of the record: the same per trajectory and round
-        records[loop + " seeds"] = sorted((key, p.seed, p.max_tokens, tuple(p.stop)) for key, p in engine.calls)
-    assert records["continuous"] == records["epoch"] == records["batch"]
-    assert records["continuous seeds"] == records["epoch seeds"]
+        records[name + " seeds"] = sorted((key, p.seed, p.max_tokens, tuple(p.stop)) for key, p in engine.calls)
+    assert records["continuous"] == records["epoch"] == records["batch"] == records["separate"]
+    assert records["continuous seeds"] == records["epoch seeds"] == records["separate seeds"]
     assert sum(r[2] for r in records["epoch"]) >= 10  # the workload did run cells
 
 

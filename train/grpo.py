@@ -41,7 +41,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from cort.args import ToolArguments, executor_config, require, rollout_config, validate_sampling
+from cort.args import ToolArguments, build_executor, require, rollout_config, validate_sampling
 from cort.chat import render_prompt
 from cort.cli import parse_flags, run_command
 from train.common import check_training_args, cpu_precision, save_for_inference
@@ -343,7 +343,6 @@ def build_trainer(script_args: GRPOScriptArguments, tool: ToolArguments, args, m
     from transformers import AutoModelForCausalLM
     from trl import get_peft_config
 
-    from cort.executor import JupyterExecutor
     from cort.models import load_tokenizer, resolve_model
 
     check_grpo_args(script_args, args)
@@ -354,7 +353,7 @@ def build_trainer(script_args: GRPOScriptArguments, tool: ToolArguments, args, m
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16 if args.bf16 else torch.float32)
     if script_args.trainable_layers:
         freeze_below(model, script_args.trainable_layers)
-    executor = JupyterExecutor(executor_config(tool))
+    executor = build_executor(tool)
     if script_args.select_solved_between:
         train_set = select_problems(train_set, model, tokenizer, executor, script_args, tool, args)
     if eval_set is not None and script_args.val_limit:

@@ -28,10 +28,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from cort import hints
-from cort.args import EngineArguments, SamplingArguments, ToolArguments, executor_config, require, rollout_config
+from cort.args import EngineArguments, SamplingArguments, ToolArguments, build_executor, require, rollout_config
 from cort.chat import HINT_MODES, render_prompt
 from cort.cli import parse_flags, run_command
-from cort.executor import JupyterExecutor
 from cort.io import check_output_dir, write_json_atomic, write_jsonl_atomic
 from cort.rollout import Trajectory, run_rollouts
 from evaluation.grader import grade
@@ -166,7 +165,7 @@ def main(args: RFTArguments, engine_args: EngineArguments, tool: ToolArguments, 
     prompts = [render_prompt(engine.tokenizer, p["prompt"], args.hint_mode) for p in problems]
     cfg = rollout_config(tool, sampling, max_model_len=max_model_len,
                          max_batch=engine_args.batch_size if engine_args.engine == "hf" else 0)
-    with JupyterExecutor(executor_config(tool)) as executor:
+    with build_executor(tool) as executor:
         trajs = run_rollouts(engine, [p for p in prompts for _ in range(args.n_samples)], cfg, executor=executor,
                              progress=True)
     kept, stats = select(problems, trajs, args.n_samples, args.keep_per_problem, args.filter_habits)

@@ -56,13 +56,17 @@ def kernel_env(config: ExecutorConfig, workdir: str, cgroup_procs: str = "") -> 
     return env
 
 
+#: The process whose run the kernels serve (the executor process sets its parent's); None: this one.
+RUN_PID: int | None = None
+
+
 def template_env(config: ExecutorConfig, home: str) -> dict[str, str]:
     """The environment of the kernel template: a kernel's, without the per-session settings."""
     env = {k: v for k, v in kernel_env(config, home).items() if not k.startswith("CORT_KERNEL_")}
     env["CORT_KERNEL_PRELOAD"] = config.preload
     env["CORT_KERNEL_ARGV"] = json.dumps(KERNEL_ARGV)
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # ipykernel imports debugpy, which warns about frozen modules
-    env["CORT_RUN_PID"] = str(os.getpid())  # names the run in /proc/PID/environ of the template and its kernels
+    env["CORT_RUN_PID"] = str(RUN_PID or os.getpid())  # names the run in /proc/PID/environ of the template and kernels
     if config.cpus:
         env["CORT_KERNEL_CPUS"] = ",".join(map(str, sorted(config.cpu_set)))  # the kernels fork from there
     return env
