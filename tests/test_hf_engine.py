@@ -217,3 +217,26 @@ def test_kept_kv_stays_within_its_budget_and_reset_drops_it(hf_engine, tokenizer
     assert got.token_ids == probe.generate([continuation], [SamplingParams(0.0, 1.0, 8, [], 0)])[0].token_ids
     engine.reset_prefix_cache()
     assert not engine.continuations.entries and engine.continuations.nbytes == 0
+
+
+@pytest.mark.parametrize("prefix_len", [3, 40])
+def test_kept_continuations_give_the_longest_entry_a_prompt_extends(prefix_len):
+    """The continuation cache: the longest kept entry whose tokens the prompt extends, taken once; entries of the
+    same problem's other samples (same prompt, other tokens after it) and entries as long as the prompt are not."""
+    from infer.engines.hf import _Continuations
+
+    kv = [(torch.zeros(1, 1, 1, 2), torch.zeros(1, 1, 1, 2))]
+    shared = list(range(prefix_len))
+    cache = _Continuations(max_bytes=1 << 20)
+    mine_short, mine_long = shared + [7, 7], shared + [7, 7, 8, 9, 10, 11, 12, 13, 14]
+    sibling = shared + [7, 7, 8, 9, 10, 11, 12, 13, 99]  # as long as mine_long, its last token differs
+    for tokens in (shared, mine_short, sibling, mine_long, shared + [5] * 30):
+        cache.put(tokens, kv)
+    prompt = mine_long + [1, 2, 3]
+    assert cache.take(prompt).tokens == mine_long
+    assert cache.take(prompt).tokens == mine_short  # taken once: the next longest
+    assert cache.take(prompt).tokens == shared
+    assert cache.take(prompt) is None
+    assert cache.take(sibling) is None  # an entry is continued only by a longer prompt
+    assert cache.take(sibling + [4]).tokens == sibling
+    assert len(cache.entries) == 1 and cache.nbytes == 16

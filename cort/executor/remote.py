@@ -315,7 +315,8 @@ def serve(fd: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     conn = Connection(fd)
     config, level, parent, (usable, current) = conn.recv()
-    os.sched_setaffinity(0, usable)  # the parent's choice of CPUs, not the pin it passed on
+    with contextlib.suppress(OSError):  # the parent's choice of CPUs, not the pin it passed on
+        os.sched_setaffinity(0, usable)
     lock = threading.Lock()
     root = logging.getLogger()
     root.handlers[:] = [_Forward(conn, lock)]

@@ -132,11 +132,13 @@ class _Continuations:
 
     def take(self, prompt: list[int]) -> _Entry | None:
         """The longest entry whose tokens ``prompt`` extends (removed from the cache), else None."""
-        best = None
+        best, best_n = None, 0
         for key, entry in self.entries.items():
             n = len(entry.tokens)
-            if n < len(prompt) and (best is None or n > len(self.entries[best].tokens)) and prompt[:n] == entry.tokens:
-                best = key
+            # the last tokens first: other trajectories' entries (the same problem's samples share the prompt)
+            # differ there, so the whole comparison is made about once per call instead of once per entry
+            if best_n < n < len(prompt) and prompt[max(0, n - 8):n] == entry.tokens[-8:] and prompt[:n] == entry.tokens:
+                best, best_n = key, n
         if best is None:
             return None
         entry = self.entries.pop(best)
