@@ -97,8 +97,9 @@ def main() -> None:
     ap.add_argument("--cell_traffic", type=int, default=0,
                     help="also time each engine while this many threads of this process run cells (see above)")
     ap.add_argument("--cell_cpus", default="", help="--cell_traffic: CPUs of the kernels and those threads")
-    ap.add_argument("--executor_process", default="separate",
-                    help="--cell_traffic: where the executor's client runs, a comma list of inline, separate")
+    ap.add_argument("--executor_process", default=None,
+                    help="--cell_traffic: where the executor's client runs, a comma list of inline, separate "
+                         "(default: separate, as the commands)")
     ap.add_argument("--engine_cpus", default="",
                     help="CPUs of the engine's compute threads (vLLM-CPU: its VLLM_CPU_OMP_THREADS_BIND), e.g. 0")
     args = ap.parse_args()
@@ -106,8 +107,10 @@ def main() -> None:
         ap.error(f"--cell_traffic: must be >= 0, got {args.cell_traffic}")
     if bool(args.cell_traffic) != bool(args.cell_cpus):
         ap.error("--cell_traffic and --cell_cpus go together")
-    placements = args.executor_process.split(",")
-    if not placements or any(p not in EXECUTOR_PROCESS_MODES for p in placements):
+    if args.executor_process is not None and not args.cell_traffic:
+        ap.error("--executor_process places the executor of --cell_traffic; it needs --cell_traffic")
+    placements = (args.executor_process or "separate").split(",")
+    if any(p not in EXECUTOR_PROCESS_MODES for p in placements):
         ap.error(f"--executor_process: a comma list of {', '.join(EXECUTOR_PROCESS_MODES)}, "
                  f"got {args.executor_process!r}")
     cpus = {}

@@ -22,6 +22,7 @@ def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     (["--cell_traffic", "2", "--cell_cpus", "0", "--engine_cpus", "0"], "must not share a core"),
     (["--busy_cpu", "0-1"], "--busy_cpu: one CPU"),
     (["--cell_traffic", "2", "--cell_cpus", "1", "--executor_process", "inline,remote"], "--executor_process: a comma"),
+    (["--executor_process", "inline"], "it needs --cell_traffic"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, message):
     out = _run(*args, timeout=120)

@@ -28,12 +28,12 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from cort.cpus import pin_thread, usable_cpus
 from cort.executor.config import ExecutorConfig
+from cort.executor.jupyter import JupyterExecutor
 from cort.executor.result import ExecutionResult
 
 logger = logging.getLogger(__name__)
@@ -274,10 +274,8 @@ class ExecutorProcess:
         self.shutdown()
 
 
-def start_executor(config: ExecutorConfig, process: str = "separate"):
+def start_executor(config: ExecutorConfig, process: str = "separate") -> ExecutorProcess | JupyterExecutor:
     """An executor for ``config``: in a process of its own (``separate``) or in this one (``inline``)."""
-    from cort.executor.jupyter import JupyterExecutor
-
     if process not in EXECUTOR_PROCESS_MODES:
         raise ValueError(f"process must be one of {EXECUTOR_PROCESS_MODES}, got {process!r}")
     return ExecutorProcess(config) if process == "separate" else JupyterExecutor(config)
@@ -309,7 +307,6 @@ def _watch_parent(parent: int) -> None:
 def serve(fd: int) -> None:
     """The server: one :class:`JupyterExecutor`, requests on socket ``fd`` until shutdown or end of file."""
     from cort.executor import kernel
-    from cort.executor.jupyter import JupyterExecutor
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -325,7 +322,6 @@ def serve(fd: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), name="cort-parent-watch", daemon=True).start()
     pin_thread(config.cpu_set or set(current))  # the server's threads start from here: kernels' clients, ZeroMQ's
     executor = JupyterExecutor(config)
-    workers = ThreadPoolExecutor(max_workers=512, thread_name_prefix="cort-cell")
     calls = {"run": executor.run, "stateless": executor.run_stateless, "program": executor.run_program}
 
     def answer(request: int, op: str, args: tuple) -> None:
@@ -333,8 +329,13 @@ def serve(fd: int) -> None:
             result = calls[op](*args)
         except Exception as err:  # noqa: BLE001 - the caller records it; the server goes on
             result = ExecutionResult.infrastructure_failure(f"{type(err).__name__}: {err}")
-        with contextlib.suppress(Exception), lock:
-            conn.send(("result", request, result))
+        with lock:
+            try:
+                conn.send(("result", request, result))
+            except (OSError, ValueError):  # the parent is gone
+                pass
+            except Exception as err:  # noqa: BLE001 - a reply that cannot be sent must not leave its caller waiting
+                conn.send(("result", request, ExecutionResult.infrastructure_failure(f"reply not sent: {err}")))
 
     with lock:
         conn.send(("ready",))
@@ -348,8 +349,8 @@ def serve(fd: int) -> None:
                 break
             if op == "close":
                 executor.close(*args)
-            else:
-                workers.submit(answer, request, op, args)
+            else:  # a thread per request, as the callers' own threads would be with the executor in their process
+                threading.Thread(target=answer, args=(request, op, args), name="cort-cell", daemon=True).start()
     finally:
         executor.shutdown()
         conn.close()
