@@ -89,7 +89,7 @@ def recorded_rounds(rec: dict, tokenizer, draw: int) -> list[list[Round]]:
     seconds: dict[tuple[int, int], float] = {}  # (trajectory, index of its interpreter segment) -> drawn seconds
 
     def on_cell(traj, code, result) -> None:
-        seconds[traj.index, len(traj.segments)] = cells.drawn.pop(id(result))
+        seconds[traj.index, len(traj.segments)] = cells.drawn.pop(id(result), 0.0)  # 0: the loop's own failure result
 
     config = RolloutConfig(**{**rec["config"], "loop": "continuous"})
     trajs = run_rollouts(ReplayEngine(tokenizer, scripts), list(scripts), config, executor=cells, on_cell=on_cell)
