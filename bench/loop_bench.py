@@ -176,6 +176,16 @@ def sim_scripts(n: int, seed: int) -> dict[str, str]:
     return scripts
 
 
+# the simulator's settings (its flags' defaults): 256 trajectories, engine costs in ms, running batch, cell timeout
+SIM = dict(trajectories=256, step_ms=1.0, seq_ms=0.05, prefill_ms=0.002, call_ms=5.0, max_running=64, timeout_s=1.0)
+
+
+def sim_rollout_config(timeout_s: float) -> dict:
+    """The simulator rows' rollout settings: up to 15 rounds of up to 4096 tokens, stateless cells."""
+    return dict(max_func_call=15, max_tokens_per_call=4096, max_model_len=32768, temperature=0.6, seed=0,
+                interpreter_mode="kernel", func_call_mode="python", func_call_timeout=timeout_s)
+
+
 RECORDING_KEYS = ("workload", "timeout_s", "max_running", "costs", "config", "measured", "trajectories")
 
 
@@ -323,8 +333,7 @@ def sim_rows(args, tokenizer) -> list[tuple]:
     cost = dict(seconds_per_call=args.call_ms / 1e3, seconds_per_token=args.step_ms / 1e3,
                 seconds_per_sequence=args.seq_ms / 1e3, seconds_per_prefill_token=args.prefill_ms / 1e3,
                 max_running=args.max_running)
-    cfg = dict(max_func_call=15, max_tokens_per_call=4096, max_model_len=32768, temperature=0.6, seed=0,
-               interpreter_mode="kernel", func_call_mode="python", func_call_timeout=args.timeout_s)
+    cfg = sim_rollout_config(args.timeout_s)
     return [(f"sim, {args.trajectories} trajectories, {workload} cells",
              sim_results(tokenizer, scripts, cost, cfg, workload, args.timeout_s, args.max_cells))
             for workload in args.workloads.split(",")]
@@ -640,15 +649,15 @@ def main() -> None:
                     help="vllm / hf: the sim rows, then the same rows with that engine (vLLM, or transformers on the "
                          "GPU when there is one, else CPU)")
     ap.add_argument("--workloads", default="quick,heavy", help="cell-time distributions (CELL_TIMES), one row set each")
-    ap.add_argument("--trajectories", type=int, default=256)
+    ap.add_argument("--trajectories", type=int, default=SIM["trajectories"])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--step_ms", type=float, default=1.0, help="sim: fixed cost of a decoding step")
-    ap.add_argument("--seq_ms", type=float, default=0.05, help="sim: cost per running sequence per step")
-    ap.add_argument("--prefill_ms", type=float, default=0.002, help="sim: cost per uncached prompt token")
-    ap.add_argument("--call_ms", type=float, default=5.0, help="sim: overhead of one generate call")
-    ap.add_argument("--max_running", type=int, default=64, help="sequences the engine runs at once")
+    ap.add_argument("--step_ms", type=float, default=SIM["step_ms"], help="sim: fixed cost of a decoding step")
+    ap.add_argument("--seq_ms", type=float, default=SIM["seq_ms"], help="sim: cost per running sequence per step")
+    ap.add_argument("--prefill_ms", type=float, default=SIM["prefill_ms"], help="sim: cost per uncached prompt token")
+    ap.add_argument("--call_ms", type=float, default=SIM["call_ms"], help="sim: overhead of one generate call")
+    ap.add_argument("--max_running", type=int, default=SIM["max_running"], help="sequences the engine runs at once")
     ap.add_argument("--max_cells", type=int, default=16, help="sim: cells running at once (executor capacity)")
-    ap.add_argument("--timeout_s", type=float, default=1.0,
+    ap.add_argument("--timeout_s", type=float, default=SIM["timeout_s"],
                     help="cell timeout (the timeout band's duration); 1 s is ~240 sim steps at 64 running")
     ap.add_argument("--model", default="", help="vllm/hf: model folder (default: the bundled SmolLM2, converted)")
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",

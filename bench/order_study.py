@@ -20,9 +20,11 @@ the loop's order) over the order's wall time: 1.00 is the floor, the issue's goa
 trajectories and their rounds come from running the real loop on the recording's text (as
 ``--replay`` does); the cell times are the bench's draws (draw 0 is the recorded run's own). The
 first table line, ``arrival`` on draw 0 in the recording's seconds, is checked against the measured
-continuous row.
+continuous row. ``--sim_seeds`` adds a column for the simulator's own heavy workload (``loop_bench.py``'s
+synthetic scripts for those seeds, its default costs, 64 running), a workload none of the orders was chosen on.
 
-    python bench/order_study.py outputs/loop_bench_q8/recording_30s.json outputs/loop_bench_q8s1/recording_30s.json --draws 4
+    python bench/order_study.py outputs/loop_bench_q8/recording_30s.json outputs/loop_bench_q8s1/recording_30s.json \
+        --draws 4 --sim_seeds 0,1,2,3
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from loop_bench import DrawnCellTimes, cell_seconds, read_recording
+from loop_bench import SIM, DrawnCellTimes, cell_seconds, read_recording, sim_rollout_config, sim_scripts
 
 from cort.cli import run_command
 from cort.errors import UsageError
@@ -192,55 +194,87 @@ def no_tool_floor(rounds: list[list[Round]], costs: Costs, capacity: int) -> flo
     return simulate(merged, costs, capacity)[0]
 
 
-def study(paths: list[str], draws: int) -> str:
-    """The markdown report: the check against each recording's measured row, then each order's ratios."""
+def sim_recording(seed: int) -> dict:
+    """The simulator's heavy workload (``loop_bench.py --seed seed``) shaped as a recording with no measured rows."""
+    scripts = sim_scripts(SIM["trajectories"], seed)
+    return dict(workload="heavy", timeout_s=SIM["timeout_s"], max_running=SIM["max_running"],
+                costs={k: SIM[k] for k in ("step_ms", "seq_ms", "prefill_ms")},
+                config=sim_rollout_config(SIM["timeout_s"]), measured={},
+                trajectories=[dict(prompt=k, model_text=v) for k, v in scripts.items()])
+
+
+def _ratios(rec: dict, tokenizer, draws: int, checks: list[str], label: str) -> dict[str, list[float]]:
+    """Each order's zero-time-cells floor / wall over ``draws`` draws; draw 0's check line goes to ``checks``."""
+    c, capacity, measured = rec["costs"], rec["max_running"], rec["measured"]
+    costs = Costs(c["step_ms"] / 1e3, c["seq_ms"] / 1e3, c["prefill_ms"] / 1e3)
+    out: dict[str, list[float]] = {name: [] for name in ORDERS}
+    for draw in range(draws):
+        rounds = recorded_rounds(rec, tokenizer, draw)
+        if draw == 0 and measured.get("floor"):  # one factor on every cost, as --replay --fit_floor
+            fit = measured["floor"] / no_tool_floor(rounds, costs, capacity)
+            costs = Costs(costs.step * fit, costs.per_sequence * fit, costs.per_prefill_token * fit)
+        floor = simulate(rounds, costs, capacity, zero_cells=True)[0]
+        for name in ORDERS:
+            wall = simulate(rounds, costs, capacity, name)[0]
+            out[name].append(floor / wall)
+            if draw == 0 and name == "arrival" and measured.get("continuous"):
+                checks.append(f"| {label} | {floor:.1f} | {measured.get('zero_cells', float('nan')):.1f} "
+                              f"| {wall:.1f} | {measured['continuous']:.1f} |")
+    return out
+
+
+def study(paths: list[str], draws: int, sim_seeds: list[int] | None = None) -> str:
+    """The markdown report: the check against each recording's measured rows, then each order's ratios
+    per recording and over the simulator's script seeds ``sim_seeds`` (one column)."""
     from transformers import AutoTokenizer
 
     from cort.models import default_model_dir
 
     tokenizer = AutoTokenizer.from_pretrained(default_model_dir())
-    ratios: dict[str, list[list[float]]] = {name: [] for name in ORDERS}
-    checks = []
+    columns: list[tuple[str, dict[str, list[float]]]] = []
+    checks: list[str] = []
     for path in paths:
-        rec = read_recording(path)
-        c, capacity = rec["costs"], rec["max_running"]
-        costs = Costs(c["step_ms"] / 1e3, c["seq_ms"] / 1e3, c["prefill_ms"] / 1e3)
-        per_order: dict[str, list[float]] = {name: [] for name in ORDERS}
-        for draw in range(draws):
-            rounds = recorded_rounds(rec, tokenizer, draw)
-            if draw == 0 and rec["measured"].get("floor"):  # one factor on every cost, as --replay --fit_floor
-                fit = rec["measured"]["floor"] / no_tool_floor(rounds, costs, capacity)
-                costs = Costs(costs.step * fit, costs.per_sequence * fit, costs.per_prefill_token * fit)
-            floor = simulate(rounds, costs, capacity, zero_cells=True)[0]
-            for name in ORDERS:
-                wall = simulate(rounds, costs, capacity, name)[0]
-                per_order[name].append(floor / wall)
-                if draw == 0 and name == "arrival":
-                    checks.append(f"| {path} | {floor:.1f} | {rec['measured'].get('zero_cells', float('nan')):.1f} "
-                                  f"| {wall:.1f} | {rec['measured'].get('continuous', float('nan')):.1f} |")
-        for name in ORDERS:
-            ratios[name].append(per_order[name])
-    lines = ["| recording | zero-time-cells floor, virtual s | measured s | continuous (arrival), virtual s "
-             "| measured s |", "|---|---:|---:|---:|---:|", *checks, ""]
-    head = "| continuation order | knows the future |" + "".join(
-        f" {os.path.basename(os.path.dirname(p)) or p}: mean | min | max |" for p in paths)
-    lines += [head, "|---|---|" + "---:|---:|---:|" * len(paths)]
+        columns.append((os.path.basename(os.path.dirname(os.path.abspath(path))),
+                        _ratios(read_recording(path), tokenizer, draws, checks, path)))
+    if sim_seeds:
+        pooled: dict[str, list[float]] = {name: [] for name in ORDERS}
+        for seed in sim_seeds:
+            for name, values in _ratios(sim_recording(seed), tokenizer, draws, checks, "").items():
+                pooled[name] += values
+        columns.append((f"simulator, heavy, seeds {','.join(map(str, sim_seeds))}", pooled))
+    lines = []
+    if checks:
+        lines += ["| recording | zero-time-cells floor, virtual s | measured s | continuous (arrival), virtual s "
+                  "| measured s |", "|---|---:|---:|---:|---:|", *checks, ""]
+    lines += ["| continuation order | knows the future |" + "".join(f" {label}: mean | min | max |"
+                                                             for label, _ in columns),
+              "|---|---|" + "---:|---:|---:|" * len(columns)]
     for name, (future, _) in ORDERS.items():
-        cols = "".join(f" {statistics.fmean(r):.3f} | {min(r):.3f} | {max(r):.3f} |" for r in ratios[name])
+        cols = "".join(f" {statistics.fmean(r[name]):.3f} | {min(r[name]):.3f} | {max(r[name]):.3f} |"
+                       for _, r in columns)
         lines.append(f"| {name} | {'yes' if future else 'no'} |{cols}")
-    lines.append(f"\n(zero-time-cells floor / wall over {draws} cell-time draw(s) per recording; 1.00 is the floor)")
+    lines.append(f"\n(zero-time-cells floor / wall over {draws} cell-time draw(s) per recording or seed; "
+                 "1.00 is the floor)")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the flags, print the report."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("recordings", nargs="+", help="files written by bench/loop_bench.py --record")
+    ap.add_argument("recordings", nargs="*", help="files written by bench/loop_bench.py --record")
     ap.add_argument("--draws", type=int, default=4, help="cell-time draws per recording (0 is the recorded run's own)")
+    ap.add_argument("--sim_seeds", default="",
+                    help="also the simulator's heavy workload for these script seeds, e.g. 0,1,2,3 (one column)")
     args = ap.parse_args(argv)
     if args.draws < 1:
-        raise UsageError("--draws", "must be at least 1")
-    print(study(args.recordings, args.draws))
+        raise UsageError("draws", "must be at least 1")
+    try:
+        seeds = [int(x) for x in args.sim_seeds.split(",")] if args.sim_seeds else []
+    except ValueError:
+        raise UsageError("sim_seeds", f"must be comma-separated integers, got {args.sim_seeds!r}") from None
+    if not args.recordings and not seeds:
+        raise UsageError("", "give recordings (bench/loop_bench.py --record files), --sim_seeds, or both")
+    print(study(args.recordings, args.draws, seeds))
     return 0
 
 

@@ -72,7 +72,23 @@ def test_the_report_and_its_bad_input(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in out.stdout.splitlines() if line.startswith("| ")}
     assert {"arrival", "most_rounds", "oracle_work", str(path)} <= set(rows)
     assert rows["oracle_work"].split("|")[2].strip() == "yes" and rows["arrival"].split("|")[2].strip() == "no"
-    for bad, says in ((["--draws", "0"], "--draws: must be at least 1"), ([], "missing.json")):
-        args = [str(tmp_path / "missing.json")] if not bad else [str(path), *bad]
+    for args, says in (([str(path), "--draws", "0"], "--draws: must be at least 1"),
+                       ([str(tmp_path / "missing.json")], "missing.json"),
+                       (["--sim_seeds", "0,x"], "--sim_seeds: must be comma-separated integers"),
+                       ([], "give recordings")):
         out = subprocess.run([sys.executable, STUDY, *args], capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and says in out.stderr.strip().splitlines()[-1] and "Traceback" not in out.stderr
+
+
+def test_the_simulator_column_is_its_heavy_workload():
+    study = _study()
+    rec = study.sim_recording(1)
+    bench = sys.modules["loop_bench"]
+    assert [t["model_text"] for t in rec["trajectories"]] == list(bench.sim_scripts(256, 1).values())
+    assert rec["max_running"] == 64 and rec["config"]["func_call_timeout"] == 1.0 and rec["measured"] == {}
+    out = subprocess.run([sys.executable, STUDY, "--sim_seeds", "1", "--draws", "1"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "simulator, heavy, seeds 1: mean" in out.stdout and "virtual s" not in out.stdout  # nothing measured
+    arrival = next(line for line in out.stdout.splitlines() if line.startswith("| arrival |"))
+    assert 0.5 < float(arrival.split("|")[3]) <= 1.1  # the loop near its floor, as the real-time simulator finds
