@@ -82,7 +82,9 @@ class _DrawRecorder(DrawnCellTimes):
 def recorded_rounds(rec: dict, tokenizer, draw: int) -> list[list[Round]]:
     """Each recorded trajectory's requests, as the real loop makes them, with draw ``draw``'s cell times.
 
-    A round whose text runs no program (the original's empty output block) has a cell of 0 s.
+    A round whose text runs no program (the original's empty output block) has a cell of 0 s; model
+    pieces with no interpreter output between them (a false stop, an empty cell) count as one request.
+    ``done`` below counts a trajectory's interpreter outputs so far (its rounds with a cell).
     """
     from cort.replay import ReplayEngine
 
