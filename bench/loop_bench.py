@@ -228,6 +228,11 @@ def read_recording(path: str) -> dict:
     return rec
 
 
+def recording_scripts(rec: dict) -> dict[str, str]:
+    """A recording's trajectories as :class:`cort.replay.ReplayEngine` scripts (each prompt made unique)."""
+    return {f"<trajectory {i}>\n{t['prompt']}": t["model_text"] for i, t in enumerate(rec["trajectories"])}
+
+
 def replay_rows(args, rec: dict, tokenizer) -> list[tuple]:
     """The rows on the simulator replaying a vLLM run (``--replay``): its trajectories, its engine's
     measured costs and cell times from ``--draws`` independent draws, run ``--time_scale`` times as
@@ -235,7 +240,7 @@ def replay_rows(args, rec: dict, tokenizer) -> list[tuple]:
     recording, as :func:`read_recording` returns it."""
     from cort.replay import ReplayEngine
 
-    scripts = {f"<trajectory {i}>\n{t['prompt']}": t["model_text"] for i, t in enumerate(rec["trajectories"])}
+    scripts = recording_scripts(rec)
     scale, costs = args.time_scale, rec["costs"]
 
     def engine_cost(k: float) -> dict:

@@ -41,7 +41,15 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from loop_bench import SIM, DrawnCellTimes, cell_seconds, read_recording, sim_rollout_config, sim_scripts
+from loop_bench import (
+    SIM,
+    DrawnCellTimes,
+    cell_seconds,
+    read_recording,
+    recording_scripts,
+    sim_rollout_config,
+    sim_scripts,
+)
 
 from cort.cli import run_command
 from cort.errors import UsageError
@@ -88,7 +96,7 @@ def recorded_rounds(rec: dict, tokenizer, draw: int) -> list[list[Round]]:
     """
     from cort.replay import ReplayEngine
 
-    scripts = {f"<trajectory {i}>\n{t['prompt']}": t["model_text"] for i, t in enumerate(rec["trajectories"])}
+    scripts = recording_scripts(rec)
     cells = _DrawRecorder(rec["workload"], rec["timeout_s"], draw)
     seconds: dict[tuple[int, int], float] = {}  # (trajectory, index of its interpreter segment) -> drawn seconds
 
@@ -111,15 +119,25 @@ def recorded_rounds(rec: dict, tokenizer, draw: int) -> list[list[Round]]:
     return out
 
 
-# order name -> (knows the future, key: larger goes first); fresh trajectories go first unless said otherwise
-ORDERS: dict[str, tuple[bool, Callable | None]] = {
-    "arrival": (False, None),
-    "most_rounds": (False, lambda s, i: s.done[i]),
-    "fewest_rounds": (False, lambda s, i: -s.done[i]),
-    "oldest": (False, lambda s, i: -s.start[i]),
-    "continuations_first": (False, None),
-    "oracle_cells": (True, lambda s, i: sum(r.cell is not None for r in s.rounds[i][s.done[i]:])),
-    "oracle_work": (True, lambda s, i: sum(r.decode * s.full_step + (r.cell or 0.0) for r in s.rounds[i][s.done[i]:])),
+@dataclass(frozen=True)
+class Order:
+    """Which waiting continuation goes next: ``key`` larger first (None: as the cells returned); trajectories
+    not yet started go before continuations (within the loop's window) unless ``continuations_first``."""
+
+    knows_future: bool
+    key: Callable | None = None
+    continuations_first: bool = False
+
+
+ORDERS: dict[str, Order] = {
+    "arrival": Order(False),
+    "most_rounds": Order(False, lambda s, i: s.done[i]),
+    "fewest_rounds": Order(False, lambda s, i: -s.done[i]),
+    "oldest": Order(False, lambda s, i: -s.start[i]),
+    "continuations_first": Order(False, continuations_first=True),
+    "oracle_cells": Order(True, lambda s, i: sum(r.cell is not None for r in s.rounds[i][s.done[i]:])),
+    "oracle_work": Order(True, lambda s, i: sum(r.decode * s.full_step + (r.cell or 0.0)
+                                                for r in s.rounds[i][s.done[i]:])),
 }
 
 
@@ -142,7 +160,8 @@ def simulate(rounds: list[list[Round]], costs: Costs, capacity: int, order: str 
     """
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}")
-    key = ORDERS[order][1]
+    policy = ORDERS[order]
+    key = policy.key
     n = len(rounds)
     state = _State(rounds, [0] * n, [n] * n, costs.step + costs.per_sequence * capacity)
     fresh, resumed, inflight = deque(range(n)), [], {}
@@ -151,9 +170,10 @@ def simulate(rounds: list[list[Round]], costs: Costs, capacity: int, order: str 
 
     def next_up() -> int:
         nonlocal started
-        take_fresh = fresh and (not resumed or started - finished < window)
-        if order == "continuations_first":
+        if policy.continuations_first:
             take_fresh = not resumed
+        else:
+            take_fresh = fresh and (not resumed or started - finished < window)
         if take_fresh:
             i = fresh.popleft()
             state.start[i] = started
@@ -251,10 +271,10 @@ def study(paths: list[str], draws: int, sim_seeds: list[int] | None = None) -> s
     lines += ["| continuation order | knows the future |" + "".join(f" {label}: mean | min | max |"
                                                              for label, _ in columns),
               "|---|---|" + "---:|---:|---:|" * len(columns)]
-    for name, (future, _) in ORDERS.items():
+    for name, policy in ORDERS.items():
         cols = "".join(f" {statistics.fmean(r[name]):.3f} | {min(r[name]):.3f} | {max(r[name]):.3f} |"
                        for _, r in columns)
-        lines.append(f"| {name} | {'yes' if future else 'no'} |{cols}")
+        lines.append(f"| {name} | {'yes' if policy.knows_future else 'no'} |{cols}")
     lines.append(f"\n(zero-time-cells floor / wall over {draws} cell-time draw(s) per recording or seed; "
                  "1.00 is the floor)")
     return "\n".join(lines)
