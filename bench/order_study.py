@@ -11,7 +11,9 @@ uncached token ``prefill_ms``), and changes only the order of continuations:
 - ``arrival``: the loop's order, the order the cells returned;
 - orders the loop could use, knowing only the past: ``most_rounds`` (the trajectory with the most
   rounds done first), ``fewest_rounds``, ``oldest`` (the first started first), ``continuations_first``
-  (continuations before trajectories not yet started);
+  (continuations before trajectories not yet started), ``sibling_lag`` (the trajectory furthest behind
+  the most advanced sample of its own prompt first: siblings write nearly the same number of cells, so a
+  sibling's progress is a lower bound on the laggard's remaining rounds; the simulator has no siblings);
 - oracles, knowing the future: ``oracle_cells`` (most cells still to run first) and ``oracle_work``
   (most work still to do first: its remaining tokens decoded at a full batch plus its remaining cell time).
 
@@ -135,6 +137,7 @@ ORDERS: dict[str, Order] = {
     "fewest_rounds": Order(False, lambda s, i: -s.done[i]),
     "oldest": Order(False, lambda s, i: -s.start[i]),
     "continuations_first": Order(False, continuations_first=True),
+    "sibling_lag": Order(False, lambda s, i: max(s.done[j] for j in s.peers[i]) - s.done[i]),
     "oracle_cells": Order(True, lambda s, i: sum(r.cell is not None for r in s.rounds[i][s.done[i]:])),
     "oracle_work": Order(True, lambda s, i: sum(r.decode * s.full_step + (r.cell or 0.0)
                                                 for r in s.rounds[i][s.done[i]:])),
@@ -143,27 +146,35 @@ ORDERS: dict[str, Order] = {
 
 @dataclass
 class _State:
-    """What an order may look at: each trajectory's rounds, rounds done and start rank."""
+    """What an order may look at: each trajectory's rounds, rounds done, start rank and the samples of
+    its prompt (``peers``, itself included)."""
 
     rounds: list[list[Round]]
     done: list[int]
     start: list[int]
     full_step: float
+    peers: list[list[int]]
 
 
 def simulate(rounds: list[list[Round]], costs: Costs, capacity: int, order: str = "arrival",
-             zero_cells: bool = False) -> tuple[float, int]:
+             zero_cells: bool = False, prompts: list[str] | None = None) -> tuple[float, int]:
     """Wall seconds and decoding steps of the continuous loop's admission in virtual time.
 
     At most ``capacity`` requests in the engine; every cell runs as soon as its request ends
-    (the executor is not the bottleneck); ``zero_cells``: every cell returns at once.
+    (the executor is not the bottleneck); ``zero_cells``: every cell returns at once; ``prompts``:
+    each trajectory's prompt (trajectories of one prompt are siblings; None: no siblings).
     """
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}")
     policy = ORDERS[order]
     key = policy.key
     n = len(rounds)
-    state = _State(rounds, [0] * n, [n] * n, costs.step + costs.per_sequence * capacity)
+    keys = prompts if prompts is not None else [str(i) for i in range(n)]
+    groups: dict[str, list[int]] = {}
+    for i, prompt in enumerate(keys):
+        groups.setdefault(prompt, []).append(i)
+    peers = [groups[p] for p in keys]
+    state = _State(rounds, [0] * n, [n] * n, costs.step + costs.per_sequence * capacity, peers)
     fresh, resumed, inflight = deque(range(n)), [], {}
     cells: list[tuple[float, int, int]] = []  # (returns at, tie-break, trajectory)
     window, started, finished, now, steps, tick = _FRESH_WINDOW * capacity, 0, 0, 0.0, 0, 0
@@ -236,8 +247,9 @@ def _ratios(rec: dict, tokenizer, draws: int, checks: list[str], label: str) -> 
             fit = measured["floor"] / no_tool_floor(rounds, costs, capacity)
             costs = Costs(costs.step * fit, costs.per_sequence * fit, costs.per_prefill_token * fit)
         floor = simulate(rounds, costs, capacity, zero_cells=True)[0]
+        prompts = [t["prompt"] for t in rec["trajectories"]]
         for name in ORDERS:
-            wall = simulate(rounds, costs, capacity, name)[0]
+            wall = simulate(rounds, costs, capacity, name, prompts=prompts)[0]
             out[name].append(floor / wall)
             if draw == 0 and name == "arrival" and measured.get("continuous"):
                 checks.append(f"| {label} | {floor:.1f} | {measured.get('zero_cells', float('nan')):.1f} "

@@ -48,6 +48,20 @@ def test_an_order_that_knows_the_remaining_work_runs_the_long_cell_first():
         study.simulate(rounds, costs, capacity=1, order="shortest")
 
 
+def test_sibling_lag_runs_the_sample_behind_its_sibling_first():
+    study = _study()
+    R, costs = study.Round, study.Costs(1.0, 0.0, 0.0)
+    # A1 and A2 sample one prompt (two cells each), B another. At t=4 B, A2 (back from its 2 s cell, one
+    # round done) and A1 (two rounds done) wait: A2 is one round behind A1, so its 10 s cell starts at 7
+    # and ends at 17 (last token at 18); by arrival B goes first, the cell starts at 10 and the run ends at 21.
+    rounds = [[R(0, 1, 0.0), R(0, 1, 0.0), R(0, 1, None)], [R(0, 1, 2.0), R(0, 3, 10.0), R(0, 1, None)],
+              [R(0, 1, 0.0), R(0, 3, None)]]
+    assert study.simulate(rounds, costs, capacity=1, order="arrival", prompts=["a", "a", "b"]) == (21.0, 12)
+    assert study.simulate(rounds, costs, capacity=1, order="sibling_lag", prompts=["a", "a", "b"]) == (18.0, 12)
+    # without siblings no trajectory lags: arrival's schedule
+    assert study.simulate(rounds, costs, capacity=1, order="sibling_lag") == (21.0, 12)
+
+
 def test_rounds_of_a_recording_follow_the_real_loop_and_the_draw(tmp_path):
     study = _study()
     from transformers import AutoTokenizer
