@@ -241,13 +241,13 @@ def _ratios(rec: dict, tokenizer, draws: int, checks: list[str], label: str) -> 
     c, capacity, measured = rec["costs"], rec["max_running"], rec["measured"]
     costs = Costs(c["step_ms"] / 1e3, c["seq_ms"] / 1e3, c["prefill_ms"] / 1e3)
     out: dict[str, list[float]] = {name: [] for name in ORDERS}
+    prompts = [t["prompt"] for t in rec["trajectories"]]  # samples of one prompt are siblings
     for draw in range(draws):
         rounds = recorded_rounds(rec, tokenizer, draw)
         if draw == 0 and measured.get("floor"):  # one factor on every cost, as --replay --fit_floor
             fit = measured["floor"] / no_tool_floor(rounds, costs, capacity)
             costs = Costs(costs.step * fit, costs.per_sequence * fit, costs.per_prefill_token * fit)
         floor = simulate(rounds, costs, capacity, zero_cells=True)[0]
-        prompts = [t["prompt"] for t in rec["trajectories"]]
         for name in ORDERS:
             wall = simulate(rounds, costs, capacity, name, prompts=prompts)[0]
             out[name].append(floor / wall)
