@@ -54,7 +54,7 @@ from loop_bench import (
 )
 
 from cort.cli import run_command
-from cort.errors import UsageError
+from cort.errors import InputError, UsageError
 from cort.rollout import _FRESH_WINDOW, MODEL, RolloutConfig, run_rollouts
 
 
@@ -257,6 +257,15 @@ def _ratios(rec: dict, tokenizer, draws: int, checks: list[str], label: str) -> 
     return out
 
 
+def _read_checked(path: str) -> dict:
+    """A recording whose engine costs something per decoding step (else every schedule takes no time)."""
+    rec = read_recording(path)
+    if not (rec["costs"]["step_ms"] > 0 or rec["costs"]["seq_ms"] > 0):
+        raise InputError(path, "step_ms and seq_ms are both 0: decoding costs nothing, no schedule to compare",
+                         field="costs")
+    return rec
+
+
 def study(paths: list[str], draws: int, sim_seeds: list[int] | None = None) -> str:
     """The markdown report: the check against each recording's measured rows, then each order's ratios
     per recording and over the simulator's script seeds ``sim_seeds`` (one column)."""
@@ -264,12 +273,13 @@ def study(paths: list[str], draws: int, sim_seeds: list[int] | None = None) -> s
 
     from cort.models import default_model_dir
 
+    recordings = [_read_checked(path) for path in paths]  # every file checked before any work
     tokenizer = AutoTokenizer.from_pretrained(default_model_dir())
     columns: list[tuple[str, dict[str, list[float]]]] = []
     checks: list[str] = []
-    for path in paths:
+    for path, rec in zip(paths, recordings):
         columns.append((os.path.basename(os.path.dirname(os.path.abspath(path))),
-                        _ratios(read_recording(path), tokenizer, draws, checks, path)))
+                        _ratios(rec, tokenizer, draws, checks, path)))
     if sim_seeds:
         pooled: dict[str, list[float]] = {name: [] for name in ORDERS}
         for seed in sim_seeds:

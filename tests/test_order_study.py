@@ -89,7 +89,10 @@ def test_the_report_and_its_bad_input(tmp_path):
     for args, says in (([str(path), "--draws", "0"], "--draws: must be at least 1"),
                        ([str(tmp_path / "missing.json")], "missing.json"),
                        (["--sim_seeds", "0,x"], "--sim_seeds: must be comma-separated integers"),
-                       ([], "give recordings")):
+                       ([], "give recordings"),
+                       ([str(_recording(tmp_path / "free", _bench_module(),
+                                        costs=dict(step_ms=0, seq_ms=0, prefill_ms=0.01)))],
+                        "field 'costs': step_ms and seq_ms are both 0")):
         out = subprocess.run([sys.executable, STUDY, *args], capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and says in out.stderr.strip().splitlines()[-1] and "Traceback" not in out.stderr
 
